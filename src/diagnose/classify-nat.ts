@@ -22,7 +22,7 @@ export function classifyNat(evidence: NatEvidence): NatVerdict {
   const nat = note('nat', decideNat(testI, mapped, evidence.localAddresses));
   const mapping = note('mapping', decideMapping(evidence, testI, mapped, nat));
   const filtering = note('filtering', decideFiltering(evidence, testI));
-  const hairpinning = note('hairpinning', decideHairpinning(evidence));
+  const hairpinning = note('hairpinning', decideHairpinning(evidence, nat));
   const algRewriting = note('algRewriting', decideAlgRewriting(testI));
   const portAllocation = describePortAllocation(evidence.allocationSamples ?? []);
   if (portAllocation.reason !== undefined) reasons.portAllocation = portAllocation.reason;
@@ -212,10 +212,12 @@ function decideFiltering(evidence: NatEvidence, testI: BindingObservation): Deci
   };
 }
 
-function decideHairpinning(evidence: NatEvidence): Decision<boolean | null> {
+function decideHairpinning(evidence: NatEvidence, nat: boolean | null): Decision<boolean | null> {
   const hairpin = evidence.hairpinning;
   if (hairpin === undefined) return { value: null, reason: 'not tested (no mapped addresses to send to)' };
-  if (hairpin.received) return { value: true, reason: 'a request sent to a mapped address of this host came back in through the NAT' };
+  if (hairpin.received) {
+    return { value: true, reason: nat === false ? 'no NAT: a request to a mapped address goes straight to the socket' : 'a request sent to a mapped address of this host came back in through the NAT' };
+  }
   if (hairpin.attempts === 0) return { value: null, reason: 'not tested' };
   return { value: false, reason: `no request sent to a mapped address came back (${hairpin.attempts} attempts each way)` };
 }

@@ -1,0 +1,128 @@
+import { isIP } from 'node:net';
+import yargs, { type Argv } from 'yargs';
+import { NatscopeError } from '../errors.js';
+import { runClassifyCommand } from './commands/classify.js';
+import { startStunServer } from './commands/serve-stun.js';
+import { ExitCode, ExitError } from './exit-codes.js';
+
+const VERSION = '0.1.0';
+
+/** What a command may touch of the outside world; main.ts gives the real process. */
+export interface Io {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Resolves when the user asks a server to stop (SIGINT/SIGTERM). */
+  readonly untilStopped: () => Promise<void>;
+}
+
+const port = (name: string) => (value: unknown): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ExitError(ExitCode.USAGE, `--${name} must be a port number 1-65535, not ${String(value)}`);
+  return n;
+};
+const ipAddress = (name: string) => (value: unknown): string | undefined => {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || isIP(value) === 0) throw new ExitError(ExitCode.USAGE, `--${name} must be an IP address, not ${String(value)}`);
+  return value;
+};
+
+/** Declares the commands; each handler stores its exit code in `result`. */
+function buildParser(argv: readonly string[], io: Io, result: { exitCode: number }): Argv {
+  return yargs([...argv])
+    .scriptName('natscope')
+    .version(VERSION)
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((message, error) => {
+      if (error !== undefined && error !== null) throw error;
+      throw new ExitError(ExitCode.USAGE, message ?? 'bad usage');
+    })
+    .demandCommand(1, 'say which command to run')
+    .command(
+      'classify [servers..]',
+      'Classify your NAT with RFC 5780 tests (mapping, filtering, hairpinning, ALG, port allocation)',
+      (y) =>
+        y
+          .positional('servers', { type: 'string', array: true, describe: 'STUN servers as host[:port] (default port 3478); default: a built-in public list' })
+          .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
+          .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE: fail (exit 1) unless the report says so; repeatable' })
+          .option('family', { choices: [4, 6] as const, default: 4 as const, describe: 'IP version' })
+          .option('rto', { type: 'number', describe: 'initial RTO in ms (RFC 8489 §6.2.1; default 500)' })
+          .example('natscope classify', 'use the built-in public servers')
+          .example('natscope classify 198.51.100.1 --json --expect mapping=endpoint-independent', 'assert in CI'),
+      async (args) => {
+        if (args.rto !== undefined && !(args.rto > 0)) throw new ExitError(ExitCode.USAGE, `--rto must be a positive number of ms, not ${args.rto}`);
+        const { exitCode, stdout } = await runClassifyCommand({
+          servers: (args.servers ?? []).map(String),
+          family: args.family === 6 ? 6 : 4,
+          json: args.json,
+          expect: args.expect.map(String),
+          ...(args.rto === undefined ? {} : { rtoMs: args.rto }),
+        });
+        io.stdout(stdout);
+        result.exitCode = exitCode;
+      },
+    )
+    .command('serve', 'Run a natscope server', (y) =>
+      y
+        .command(
+          'stun',
+          'RFC 5780 STUN server: two addresses × two ports (one address: a plain RFC 8489 server)',
+          (s) =>
+            s
+              .option('address', { type: 'string', demandOption: true, describe: 'primary IP address' })
+              .option('alt-address', { type: 'string', describe: 'alternate IP address (RFC 5780 needs it)' })
+              .option('port', { type: 'number', default: 3478, describe: 'primary port' })
+              .option('alt-port', { type: 'number', default: 3479, describe: 'alternate port' })
+              .option('software', { type: 'string', default: `natscope ${VERSION}`, describe: 'SOFTWARE attribute' }),
+          async (args) => {
+            const primary = ipAddress('address')(args.address) ?? '';
+            const alternate = ipAddress('alt-address')(args['alt-address']);
+            if (alternate !== undefined && isIP(alternate) !== isIP(primary)) throw new ExitError(ExitCode.USAGE, '--address and --alt-address must be of the same IP version');
+            if (alternate === primary) throw new ExitError(ExitCode.USAGE, '--alt-address must differ from --address');
+            const portNumber = port('port')(args.port);
+            const altPort = port('alt-port')(args['alt-port']);
+            if (alternate !== undefined && altPort === portNumber) throw new ExitError(ExitCode.USAGE, '--alt-port must differ from --port');
+            const server = await startStunServer(
+              { address: primary, port: portNumber, alternatePort: altPort, software: args.software, ...(alternate === undefined ? {} : { alternateAddress: alternate }) },
+              io.stderr,
+            );
+            await io.untilStopped();
+            await server.close();
+            io.stderr('natscope stun: stopped');
+            result.exitCode = ExitCode.OK;
+          },
+        )
+        .demandCommand(1, 'say which server: stun'),
+    )
+    .help();
+}
+
+/** Parses and runs a command line; returns the exit code. The one place errors become messages. */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const result = { exitCode: ExitCode.OK as number };
+  try {
+    await buildParser(argv, io, result).parseAsync();
+    return result.exitCode;
+  } catch (error) {
+    if (error instanceof ExitError) {
+      io.stderr(`natscope: ${error.message}`);
+      if (error.exitCode === ExitCode.USAGE) io.stderr('Run natscope --help for usage.');
+      return error.exitCode;
+    }
+    if (error instanceof NatscopeError) {
+      io.stderr(`natscope: ${error.message}`);
+      switch (error.code) {
+        case 'ERR_INVALID_ARGUMENT':
+          return ExitCode.USAGE;
+        case 'ERR_HOST_UNRESOLVABLE':
+          return ExitCode.INCONCLUSIVE;
+        default:
+          return ExitCode.SYSTEM;
+      }
+    }
+    io.stderr(`natscope: internal error: ${(error as Error)?.stack ?? String(error)}`);
+    return ExitCode.INTERNAL;
+  }
+}

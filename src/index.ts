@@ -1,0 +1,23 @@
+/** natscope's library API: named exports only. */
+export { classify, type ClassifyOptions, type ClassifyReport, type TestRecord } from './api/classify.js';
+export { DEFAULT_STUN_SERVERS } from './api/default-servers.js';
+export { classifyNat, mappedAddressOf } from './diagnose/classify-nat.js';
+export type { BindingObservation, HairpinObservation, NatEvidence } from './diagnose/evidence.js';
+export type { Behaviour, NatVerdict, PortAllocation, Rfc3489Type } from './diagnose/verdict.js';
+export { decodeStunMessage, verifyMessageIntegrity, looksLikeStun, type StunMessage, type ChangeRequest } from './codec/decode.js';
+export { encodeBindingRequest, encodeBindingSuccessResponse, encodeBindingErrorResponse, createTransactionId } from './codec/encode.js';
+export { transportAddress, formatTransportAddress, type TransportAddress } from './codec/transport-address.js';
+export { ClientTransaction, RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from './protocol/transaction.js';
+export { StunServerProtocol, type StunServerConfig, type ServerAction } from './protocol/stun-server.js';
+export { runDatagramServer, type RunningServer } from './platform/udp-server.js';
+export {
+  NatscopeError,
+  StunDecodeError,
+  StunEncodeError,
+  StunTimeoutError,
+  HostResolutionError,
+  InvalidArgumentError,
+  SocketError,
+  LabError,
+  AbortedError,
+} from './errors.js';

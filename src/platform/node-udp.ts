@@ -1,0 +1,83 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import { transportAddress, type TransportAddress } from '../codec/transport-address.js';
+import { SocketError } from '../errors.js';
+import type { UdpNetwork, UdpSocket } from '../probe/ports.js';
+
+/** Binds a node:dgram socket; rejects with SocketError naming the address. */
+export function bindUdpSocket(family: 'IPv4' | 'IPv6', address?: string, port = 0): Promise<UdpSocket> {
+  const host = address ?? (family === 'IPv6' ? '::' : '0.0.0.0');
+  return new Promise((resolve, reject) => {
+    const socket: Socket = createSocket({ type: family === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: family === 'IPv6' });
+    const onError = (cause: Error): void => {
+      socket.close();
+      reject(new SocketError(`Cannot bind UDP socket to ${host}:${port}: ${cause.message}`, { cause }));
+    };
+    socket.once('error', onError);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      // After bind, errors (ICMP port unreachable on Linux, for one) are lost packets, not crashes.
+      socket.on('error', () => {});
+      const bound = socket.address();
+      resolve(wrap(socket, transportAddress(bound.address, bound.port)));
+    });
+  });
+}
+
+function wrap(socket: Socket, local: TransportAddress): UdpSocket {
+  let closed = false;
+  return {
+    local,
+    send(bytes, to) {
+      if (closed) return;
+      socket.send(bytes, to.port, to.address, () => {});
+    },
+    onDatagram(receiver) {
+      socket.removeAllListeners('message');
+      socket.on('message', (message, remote) => {
+        let from: TransportAddress;
+        try {
+          from = transportAddress(remote.address, remote.port);
+        } catch {
+          return;
+        }
+        receiver(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), from);
+      });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      socket.close();
+    },
+  };
+}
+
+/** The IP addresses of this host's interfaces, scope IDs removed. */
+export function localInterfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .map((info) => info.address.replace(/%.*$/, ''));
+}
+
+/** The real network: node:dgram sockets and os.networkInterfaces(). */
+export const nodeUdpNetwork: UdpNetwork = {
+  bind: bindUdpSocket,
+  localAddresses: localInterfaceAddresses,
+  routeSourceAddress: (destination) => routeSourceAddress(destination),
+};
+
+/** The local IP the routing table picks toward `destination` (a connected UDP socket sends nothing). */
+export function routeSourceAddress(destination: TransportAddress): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = createSocket(destination.family === 'IPv6' ? 'udp6' : 'udp4');
+    socket.on('error', () => {
+      socket.close();
+      resolve(undefined);
+    });
+    socket.connect(destination.port, destination.address, () => {
+      const { address } = socket.address();
+      socket.close();
+      resolve(address);
+    });
+  });
+}

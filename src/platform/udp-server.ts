@@ -1,0 +1,98 @@
+import type { TransportAddress } from '../codec/transport-address.js';
+import type { Clock, UdpSocket } from '../probe/ports.js';
+import { bindUdpSocket } from './node-udp.js';
+
+/** An action of a Sans-IO datagram server. */
+export type DatagramAction<K> =
+  | { readonly type: 'send'; readonly via: K; readonly to: TransportAddress; readonly bytes: Uint8Array }
+  | { readonly type: 'ignore'; readonly reason: string; readonly detail?: string };
+
+/** A Sans-IO server protocol: it names its sockets and maps datagrams (and, if it has timers, time) to actions. */
+export interface DatagramServerProtocol<K> {
+  sockets(): ReadonlyArray<{ readonly key: K; readonly local: TransportAddress }>;
+  handleDatagram(nowMs: number, bytes: Uint8Array, from: TransportAddress, arrivedOn: K): DatagramAction<K> | readonly DatagramAction<K>[];
+  /** When the protocol next wants `handleTimeout`, if ever. */
+  nextTimeoutMs?(): number | undefined;
+  handleTimeout?(nowMs: number): readonly DatagramAction<K>[];
+}
+
+/** A running server. */
+export interface RunningServer {
+  readonly addresses: readonly TransportAddress[];
+  /** Counts of datagrams by outcome ("send", or the ignore reason). */
+  readonly counters: ReadonlyMap<string, number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Binds the protocol's sockets and carries out its actions. Nothing a datagram contains can throw out of
+ * here: a protocol error is counted and reported through `onError`, and the server goes on.
+ */
+export async function runDatagramServer<K>(
+  protocol: DatagramServerProtocol<K>,
+  clock: Clock,
+  onError: (error: Error) => void = () => {},
+): Promise<RunningServer> {
+  const bound: Array<{ key: K; socket: UdpSocket }> = [];
+  const counters = new Map<string, number>();
+  const count = (what: string): void => {
+    counters.set(what, (counters.get(what) ?? 0) + 1);
+  };
+  let cancelTimer: () => void = () => {};
+  let closed = false;
+
+  const carryOut = (actions: DatagramAction<K> | readonly DatagramAction<K>[]): void => {
+    for (const action of Array.isArray(actions) ? actions : [actions as DatagramAction<K>]) {
+      if (action.type === 'ignore') {
+        count(action.reason);
+        continue;
+      }
+      const via = bound.find((b) => b.key === action.via || JSON.stringify(b.key) === JSON.stringify(action.via));
+      if (via === undefined) continue;
+      count('send');
+      via.socket.send(action.bytes, action.to);
+    }
+  };
+  const schedule = (): void => {
+    cancelTimer();
+    const at = protocol.nextTimeoutMs?.();
+    if (at === undefined || closed) return;
+    cancelTimer = clock.setTimer(Math.max(0, at - clock.nowMs()), () => {
+      try {
+        carryOut(protocol.handleTimeout?.(clock.nowMs()) ?? []);
+      } catch (error) {
+        count('internal-error');
+        onError(error as Error);
+      }
+      schedule();
+    });
+  };
+
+  try {
+    for (const { key, local } of protocol.sockets()) {
+      const socket = await bindUdpSocket(local.family, local.address, local.port);
+      bound.push({ key, socket });
+      socket.onDatagram((bytes, from) => {
+        try {
+          carryOut(protocol.handleDatagram(clock.nowMs(), bytes, from, key));
+        } catch (error) {
+          count('internal-error');
+          onError(error as Error);
+        }
+        schedule();
+      });
+    }
+  } catch (error) {
+    for (const b of bound) b.socket.close();
+    throw error;
+  }
+  return {
+    addresses: bound.map((b) => b.socket.local),
+    counters,
+    close: async () => {
+      closed = true;
+      cancelTimer();
+      for (const b of bound) b.socket.close();
+    },
+  };
+}
