@@ -1,6 +1,6 @@
 import type { TransportAddress } from '../codec/transport-address.js';
-import type { Clock, UdpSocket } from '../probe/ports.js';
-import { bindUdpSocket } from './node-udp.js';
+import type { Clock, UdpNetwork, UdpSocket } from '../probe/ports.js';
+import { nodeUdpNetwork } from './node-udp.js';
 
 /** An action of a Sans-IO datagram server. */
 export type DatagramAction<K> =
@@ -32,6 +32,7 @@ export async function runDatagramServer<K>(
   protocol: DatagramServerProtocol<K>,
   clock: Clock,
   onError: (error: Error) => void = () => {},
+  network: UdpNetwork = nodeUdpNetwork,
 ): Promise<RunningServer> {
   const bound: Array<{ key: K; socket: UdpSocket }> = [];
   const counters = new Map<string, number>();
@@ -47,7 +48,7 @@ export async function runDatagramServer<K>(
         count(action.reason);
         continue;
       }
-      const via = bound.find((b) => b.key === action.via || JSON.stringify(b.key) === JSON.stringify(action.via));
+      const via = bound.find((b) => JSON.stringify(b.key) === JSON.stringify(action.via));
       if (via === undefined) continue;
       count('send');
       via.socket.send(action.bytes, action.to);
@@ -70,7 +71,7 @@ export async function runDatagramServer<K>(
 
   try {
     for (const { key, local } of protocol.sockets()) {
-      const socket = await bindUdpSocket(local.family, local.address, local.port);
+      const socket = await network.bind(local.family, local.address, local.port);
       bound.push({ key, socket });
       socket.onDatagram((bytes, from) => {
         try {
