@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { CLI, randomPort, runNatscope, startService, type Service } from '../helpers/processes.js';
+
+const port = randomPort();
+let server: Service;
+
+beforeAll(async () => {
+  server = await startService(process.execPath, [CLI, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1)], /listening on/);
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('natscope classify against natscope serve stun on loopback', () => {
+  it('reports no NAT, endpoint-independent mapping and filtering, in well under a second', async () => {
+    const run = await runNatscope(['classify', `127.0.0.1:${port}`, '--json']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ nat: false, mapping: 'endpoint-independent', filtering: 'endpoint-independent', rfc3489: 'open-internet', hairpinning: true, serverSupportsRfc5780: true, server: `127.0.0.1:${port}` });
+    expect(report.durationMs).toBeLessThan(300);
+    expect(report.tests.map((t: { test: string }) => t.test)).toEqual(
+      expect.arrayContaining(['mapping test I', 'mapping test II', 'mapping test III', 'filtering test II', 'filtering test III']),
+    );
+  });
+
+  it('exits 0 when every --expect is met and 1 when one is not', async () => {
+    const met = await runNatscope(['classify', `127.0.0.1:${port}`, '--json', '--expect', 'nat=false', '--expect', 'filtering=endpoint-independent']);
+    expect(met.code).toBe(0);
+    const unmet = await runNatscope(['classify', `127.0.0.1:${port}`, '--expect', 'rfc3489=symmetric']);
+    expect(unmet.code).toBe(1);
+    expect(unmet.stdout).toMatch(/✘ expected rfc3489=symmetric, got "open-internet"/);
+  });
+
+  it('prints a table and a verdict in words for a person', async () => {
+    const run = await runNatscope(['classify', `127.0.0.1:${port}`]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/mapping test II/);
+    expect(run.stdout).toMatch(/No NAT: you are on the open internet\./);
+    expect(run.stderr).toBe('');
+  });
+
+  it('keeps serving after garbage, truncated and hostile datagrams', async () => {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    const bindingRequest = Buffer.from('000100002112a442' + '00'.repeat(12), 'hex');
+    const datagrams = [
+      randomBytes(1),
+      randomBytes(19),
+      bindingRequest.subarray(0, 19),
+      Buffer.concat([bindingRequest.subarray(0, 2), Buffer.from([0xff, 0xfc]), bindingRequest.subarray(4)]),
+      Buffer.alloc(1400, 0xff),
+      ...Array.from({ length: 200 }, () => Buffer.concat([bindingRequest.subarray(0, 20), randomBytes(16)])),
+    ];
+    for (const d of datagrams) socket.send(d, port, '127.0.0.1');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.close();
+    const run = await runNatscope(['classify', `127.0.0.1:${port}`, '--json', '--expect', 'nat=false']);
+    expect(run.code).toBe(0);
+    expect(server.child.exitCode).toBeNull();
+  });
+});
+
+describe('natscope CLI input errors', () => {
+  it.each([
+    [['classify', '--family', '5'], /Invalid values|family/],
+    [['classify', '127.0.0.1', '--expect', 'nonsense'], /is not KEY=VALUE/],
+    [['classify', '127.0.0.1', '--expect', 'colour=blue'], /no such field/],
+    [['classify', '127.0.0.1:99999'], /port must be 1-65535/],
+    [['classify', '127.0.0.1', '--rto', '-5'], /--rto must be a positive/],
+    [['serve', 'stun', '--address', 'not-an-ip'], /--address must be an IP address/],
+    [['serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.1'], /must differ/],
+    [['frobnicate'], /Unknown argument|command/],
+  ])('natscope %j exits 2 with a clear message', async (args, message) => {
+    const run = await runNatscope(args as string[]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message as RegExp);
+  });
+
+  it('exits 3 naming the host when a server name does not resolve', async () => {
+    const run = await runNatscope(['classify', 'no-such-host.invalid']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/Cannot resolve no-such-host\.invalid/);
+  });
+
+  it('says udp-blocked when nothing answers (RTO 10 ms: 7 sends, 0.79 s)', async () => {
+    const run = await runNatscope(['classify', `127.0.0.1:${randomPort() + 1}`, '--rto', '10', '--json', '--expect', 'rfc3489=udp-blocked']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.reasons.rfc3489).toMatch(/no answer over UDP from 1 STUN server after 7 attempts \(0\.8 s\)/);
+  });
+
+  it('exits 4 naming the address when the server cannot bind', async () => {
+    const run = await runNatscope(['serve', 'stun', '--address', '192.0.2.123']);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/Cannot bind UDP socket to 192\.0\.2\.123:3478/);
+  });
+});
