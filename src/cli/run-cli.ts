@@ -3,6 +3,8 @@ import yargs, { type Argv } from 'yargs';
 import { NatscopeError } from '../errors.js';
 import { runClassifyCommand } from './commands/classify.js';
 import { startStunServer } from './commands/serve-stun.js';
+import { labDown, labExec, labUp } from '../api/lab.js';
+import { LAB_PRESETS } from '../lab/presets.js';
 import { ExitCode, ExitError } from './exit-codes.js';
 
 const VERSION = '0.1.0';
@@ -32,6 +34,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
     .scriptName('natscope')
     .version(VERSION)
     .strict()
+    .parserConfiguration({ 'populate--': true })
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((message, error) => {
@@ -95,6 +98,44 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           },
         )
         .demandCommand(1, 'say which server: stun'),
+    )
+    .command('lab', 'Real emulated NATs in Linux network namespaces (root only)', (y) =>
+      y
+        .command(
+          'up',
+          'Build the lab: a public host with two addresses, two NATs, a client behind each',
+          (l) =>
+            l
+              .option('preset', { choices: LAB_PRESETS.map((p) => p.name), demandOption: true, describe: 'the NAT to emulate' })
+              .option('udp-timeout', { type: 'number', default: 30, describe: 'seconds a hole lives after one exchange (nf_conntrack_udp_timeout)' })
+              .option('udp-stream-timeout', { type: 'number', default: 120, describe: 'seconds after two-way traffic (nf_conntrack_udp_timeout_stream)' })
+              .option('loss', { type: 'number', default: 0, describe: 'percent of packets dropped each way through the NAT' })
+              .option('hairpin', { type: 'boolean', default: false, describe: 'let the NAT hairpin (port-preserving presets)' }),
+          (args) => {
+            for (const [name, value] of [['udp-timeout', args['udp-timeout']], ['udp-stream-timeout', args['udp-stream-timeout']]] as const) {
+              if (!Number.isInteger(value) || value < 1) throw new ExitError(ExitCode.USAGE, `--${name} must be a whole number of seconds ≥ 1, not ${value}`);
+            }
+            const lab = labUp({ preset: args.preset, udpTimeoutSeconds: args['udp-timeout'], udpStreamTimeoutSeconds: args['udp-stream-timeout'], lossPercent: args.loss, hairpin: args.hairpin });
+            io.stdout(`lab up: ${lab.preset}; STUN/echo servers go on ${lab.servers.join(' and ')} (host "public"); clients ${lab.clients.join(', ')} behind NATs ${lab.natPublicAddresses.join(', ')}`);
+            io.stdout(`try: natscope lab exec public -- natscope serve stun --address ${lab.servers[0]} --alt-address ${lab.servers[1]}`);
+            result.exitCode = ExitCode.OK;
+          },
+        )
+        .command(
+          'exec <host> [command..]',
+          'Run a command in a lab host: public, nat1, nat2, client1, client2',
+          (l) => l.positional('host', { type: 'string', demandOption: true }).positional('command', { type: 'string', array: true }),
+          async (args) => {
+            const argv = [...((args['--'] as string[] | undefined) ?? []), ...(args.command ?? []).map(String)];
+            result.exitCode = await labExec(String(args.host), argv);
+          },
+        )
+        .command('down', 'Remove the lab', () => {}, () => {
+          labDown();
+          io.stdout('lab down');
+          result.exitCode = ExitCode.OK;
+        })
+        .demandCommand(1, 'say what to do: up, exec or down'),
     )
     .help();
 }

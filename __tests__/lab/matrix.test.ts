@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { labDown, labUp } from '../../src/api/lab.js';
+import { LAB_PRESETS, type LabPreset } from '../../src/lab/presets.js';
+import { LAB } from '../../src/lab/topology.js';
+import { checkLabPrerequisites } from '../../src/platform/lab-runner.js';
+import { parseNatDiscovery, requireCoturn } from '../helpers/coturn.js';
+import { CLI, runCommand, startService, type Service } from '../helpers/processes.js';
+
+// No skipping: without root, ip, nft or conntrack this suite fails with the reason (CI must be able to build the lab).
+const [SERVER_A, SERVER_B] = LAB.serverAddresses;
+const NATSCOPE_PORT = 3478;
+const COTURN_PORT = 3490;
+
+interface Report {
+  nat: boolean | null;
+  mapping: string;
+  filtering: string;
+  hairpinning: boolean | null;
+  rfc3489: string;
+  durationMs: number;
+}
+
+const inClient = (argv: string[], timeoutMs = 120_000) => runCommand('ip', ['netns', 'exec', LAB.client[0], ...argv], timeoutMs);
+
+async function classifyInClient(port: number): Promise<Report> {
+  const run = await inClient([process.execPath, CLI, 'classify', `${SERVER_A}:${port}`, '--json']);
+  if (run.stdout.trim() === '') throw new Error(`classify printed nothing (exit ${run.code}): ${run.stderr}`);
+  return JSON.parse(run.stdout) as Report;
+}
+
+const truthOf = (preset: LabPreset, hairpinning: boolean | null) => ({ ...preset.truth, hairpinning });
+/** Without --hairpin a NAT drops packets to its own address; with no NAT they go straight to the host. */
+const defaultHairpinning = (preset: LabPreset): boolean | null => (preset.truth.nat === null ? null : preset.truth.nat === false);
+
+/** Starts natscope's and coturn's servers in the public host. */
+async function startServers(): Promise<Service[]> {
+  const inPublic = ['netns', 'exec', LAB.public];
+  const natscope = await startService('ip', [...inPublic, process.execPath, CLI, 'serve', 'stun', '--address', SERVER_A, '--alt-address', SERVER_B, '--port', String(NATSCOPE_PORT), '--alt-port', String(NATSCOPE_PORT + 1)], /listening on/);
+  const coturn = await startService(
+    'ip',
+    [...inPublic, 'turnserver', '-c', '/dev/null', '-L', SERVER_A, '-L', SERVER_B, '-p', String(COTURN_PORT), '--alt-listening-port', String(COTURN_PORT + 1), '--no-cli', '--no-tls', '--no-dtls', '--log-file', 'stdout', '--simple-log'],
+    /Total General servers/,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return [natscope, coturn];
+}
+
+beforeAll(() => {
+  checkLabPrerequisites();
+  requireCoturn();
+});
+afterAll(() => {
+  labDown();
+});
+
+describe.each(LAB_PRESETS.map((p) => [p.name, p] as const))('lab preset %s', (_name, preset) => {
+  let servers: Service[] = [];
+  beforeAll(async () => {
+    labUp({ preset: preset.name });
+    servers = await startServers();
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    labDown();
+  });
+
+  it('natscope classify finds the ground truth, three runs in a row', async () => {
+    for (let run = 0; run < 3; run += 1) {
+      expect(await classifyInClient(NATSCOPE_PORT)).toMatchObject(truthOf(preset, defaultHairpinning(preset)));
+    }
+  });
+
+  it('natscope classify against coturn turnserver finds the ground truth', async () => {
+    expect(await classifyInClient(COTURN_PORT)).toMatchObject(truthOf(preset, defaultHairpinning(preset)));
+  });
+
+  it('coturn turnutils_natdiscovery against natscope serve stun finds the ground truth', async () => {
+    const run = await inClient(['turnutils_natdiscovery', '-m', '-f', SERVER_A, '-p', String(NATSCOPE_PORT)], 120_000);
+    const found = parseNatDiscovery(run.stdout + run.stderr);
+    if (preset.truth.nat === null) expect(found).toEqual({});
+    else expect(found).toEqual({ mapping: preset.truth.mapping, filtering: preset.truth.filtering });
+  });
+});
+
+describe.each(LAB_PRESETS.filter((p) => p.truth.nat !== null).map((p) => [p.name, p] as const))('lab preset %s with 20% loss each way', (_name, preset) => {
+  let servers: Service[] = [];
+  beforeAll(async () => {
+    labUp({ preset: preset.name, lossPercent: 20 });
+    servers = await startServers();
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    labDown();
+  });
+
+  it('is right or unknown in every run, never wrong, and conclusive in at least 90% of 10 runs', async () => {
+    let conclusive = 0;
+    for (let run = 0; run < 10; run += 1) {
+      const report = await classifyInClient(NATSCOPE_PORT);
+      for (const key of ['mapping', 'filtering', 'rfc3489'] as const) {
+        if (report[key] !== 'unknown') expect({ key, value: report[key] }).toEqual({ key, value: preset.truth[key] });
+      }
+      if (report.nat !== null) expect(report.nat).toBe(preset.truth.nat);
+      if (report.rfc3489 !== 'unknown') conclusive += 1;
+    }
+    expect(conclusive).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe('lab hairpinning', () => {
+  let servers: Service[] = [];
+  beforeAll(async () => {
+    labUp({ preset: 'port-restricted-cone', hairpin: true });
+    servers = await startServers();
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    labDown();
+  });
+
+  it('finds hairpinning when the NAT hairpins', async () => {
+    expect(await classifyInClient(NATSCOPE_PORT)).toMatchObject({ hairpinning: true, rfc3489: 'port-restricted-cone' });
+  });
+
+  it('refuses --hairpin on a preset that does not preserve ports', () => {
+    expect(() => labUp({ preset: 'symmetric', hairpin: true })).toThrow(/--hairpin needs a NAT preset that preserves ports/);
+  });
+});

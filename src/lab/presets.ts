@@ -1,0 +1,42 @@
+import type { Behaviour, Rfc3489Type } from '../diagnose/verdict.js';
+
+/** A NAT the lab can emulate, with the verdict natscope must find for it (the ground truth). */
+export interface LabPreset {
+  readonly name: string;
+  readonly description: string;
+  readonly truth: {
+    readonly nat: boolean | null;
+    readonly mapping: Behaviour;
+    readonly filtering: Behaviour;
+    readonly rfc3489: Rfc3489Type;
+  };
+  /** Ports are kept (masquerade): hairpinning can be emulated with a port-preserving DNAT. */
+  readonly preservesPorts: boolean;
+}
+
+const preset = (
+  name: string,
+  description: string,
+  nat: boolean | null,
+  mapping: Behaviour,
+  filtering: Behaviour,
+  rfc3489: Rfc3489Type,
+  preservesPorts: boolean,
+): LabPreset => ({ name, description, truth: { nat, mapping, filtering, rfc3489 }, preservesPorts });
+
+/** The presets, by the RFC 3489 / RFC 4787 names people look for. */
+export const LAB_PRESETS: readonly LabPreset[] = [
+  preset('open-internet', 'no NAT, no firewall: routed', false, 'endpoint-independent', 'endpoint-independent', 'open-internet', true),
+  preset('firewall-only', 'no NAT, a stateful firewall (conntrack) drops unsolicited UDP', false, 'endpoint-independent', 'address-and-port-dependent', 'symmetric-firewall', true),
+  preset('full-cone', 'masquerade + DNAT of every inbound port to the client', true, 'endpoint-independent', 'endpoint-independent', 'full-cone', true),
+  preset('restricted-cone', 'masquerade + DNAT only from IPs the client sent to (a dynamic nft set)', true, 'endpoint-independent', 'address-dependent', 'restricted-cone', true),
+  preset('port-restricted-cone', 'plain masquerade: conntrack filters by address and port', true, 'endpoint-independent', 'address-and-port-dependent', 'port-restricted-cone', true),
+  preset('address-dependent-mapping', 'per-destination-IP snat port ranges', true, 'address-dependent', 'address-and-port-dependent', 'symmetric', false),
+  preset('symmetric', 'masquerade fully-random: a new port for every destination', true, 'address-and-port-dependent', 'address-and-port-dependent', 'symmetric', false),
+  preset('udp-blocked', 'all UDP forwarded through the NAT is dropped', null, 'unknown', 'unknown', 'udp-blocked', true),
+];
+
+/** Finds a preset by name. */
+export function findPreset(name: string): LabPreset | undefined {
+  return LAB_PRESETS.find((p) => p.name === name);
+}

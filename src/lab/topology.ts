@@ -1,0 +1,136 @@
+import type { LabPreset } from './presets.js';
+
+/** Names and addresses of the lab: documentation prefixes (RFC 5737) that exist only inside its namespaces. */
+export const LAB = {
+  public: 'nsc-pub',
+  nat: ['nsc-nat1', 'nsc-nat2'] as const,
+  client: ['nsc-client1', 'nsc-client2'] as const,
+  serverAddresses: ['203.0.113.1', '203.0.113.2'] as const,
+  natWan: ['203.0.113.11', '203.0.113.12'] as const,
+  natLan: ['192.0.2.1', '198.51.100.1'] as const,
+  clientAddress: ['192.0.2.10', '198.51.100.10'] as const,
+  lanPrefix: ['192.0.2.0/24', '198.51.100.0/24'] as const,
+} as const;
+
+/** Options of `lab up`. */
+export interface LabOptions {
+  readonly preset: LabPreset;
+  /** nf_conntrack_udp_timeout in the NATs (a hole after one exchange), seconds. */
+  readonly udpTimeoutSeconds?: number;
+  /** nf_conntrack_udp_timeout_stream (a hole after two-way traffic), seconds. */
+  readonly udpStreamTimeoutSeconds?: number;
+  /** Percentage of packets crossing a NAT that are dropped, each way. */
+  readonly lossPercent?: number;
+  readonly hairpin?: boolean;
+}
+
+/** A command to run: argv, and whether its failure is fine (teardown of what may not exist). */
+export interface LabCommand {
+  readonly argv: readonly string[];
+  readonly input?: string;
+  readonly mayFail?: boolean;
+}
+
+const inNs = (ns: string, ...argv: string[]): string[] => ['ip', 'netns', 'exec', ns, ...argv];
+
+/** Commands that remove every lab namespace (and so every veth, rule and conntrack entry in them). */
+export function teardownCommands(): LabCommand[] {
+  return [LAB.public, ...LAB.nat, ...LAB.client].map((ns) => ({ argv: ['ip', 'netns', 'del', ns], mayFail: true }));
+}
+
+/** Commands that build the lab: public host with two addresses, two NATs, a client behind each. Pure. */
+export function setupCommands(options: LabOptions): LabCommand[] {
+  const commands: LabCommand[] = [];
+  const run = (...argv: string[]): void => {
+    commands.push({ argv });
+  };
+  for (const ns of [LAB.public, ...LAB.nat, ...LAB.client]) {
+    run('ip', 'netns', 'add', ns);
+    run(...inNs(ns, 'ip', 'link', 'set', 'lo', 'up'));
+  }
+  // The public side: a bridge holding both server addresses, the NATs' WAN ports plugged into it.
+  run(...inNs(LAB.public, 'ip', 'link', 'add', 'br0', 'type', 'bridge'));
+  run(...inNs(LAB.public, 'ip', 'addr', 'add', `${LAB.serverAddresses[0]}/24`, 'dev', 'br0'));
+  run(...inNs(LAB.public, 'ip', 'addr', 'add', `${LAB.serverAddresses[1]}/24`, 'dev', 'br0'));
+  run(...inNs(LAB.public, 'ip', 'link', 'set', 'br0', 'up'));
+  for (const i of [0, 1] as const) {
+    const nat = LAB.nat[i];
+    const client = LAB.client[i];
+    run('ip', 'link', 'add', `nscw${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `nscp${i}`, 'netns', LAB.public);
+    run(...inNs(LAB.public, 'ip', 'link', 'set', `nscp${i}`, 'master', 'br0', 'up'));
+    run(...inNs(nat, 'ip', 'link', 'set', `nscw${i}`, 'name', 'wan0'));
+    run(...inNs(nat, 'ip', 'addr', 'add', `${LAB.natWan[i]}/24`, 'dev', 'wan0'));
+    run(...inNs(nat, 'ip', 'link', 'set', 'wan0', 'up'));
+    run('ip', 'link', 'add', `nscl${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `nscc${i}`, 'netns', client);
+    run(...inNs(nat, 'ip', 'link', 'set', `nscl${i}`, 'name', 'lan0'));
+    run(...inNs(nat, 'ip', 'addr', 'add', `${LAB.natLan[i]}/24`, 'dev', 'lan0'));
+    run(...inNs(nat, 'ip', 'link', 'set', 'lan0', 'up'));
+    run(...inNs(client, 'ip', 'link', 'set', `nscc${i}`, 'name', 'eth0'));
+    run(...inNs(client, 'ip', 'addr', 'add', `${LAB.clientAddress[i]}/24`, 'dev', 'eth0'));
+    run(...inNs(client, 'ip', 'link', 'set', 'eth0', 'up'));
+    run(...inNs(client, 'ip', 'route', 'add', 'default', 'via', LAB.natLan[i]));
+    // The public host routes the inside prefixes only for the routed presets (open internet, firewall only).
+    run(...inNs(LAB.public, 'ip', 'route', 'add', LAB.lanPrefix[i], 'via', LAB.natWan[i]));
+    run(...inNs(nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'));
+    commands.push({ argv: inNs(nat, 'nft', '-f', '-'), input: natRuleset(options, i) });
+    // Conntrack timeouts are per network namespace (RFC 4787 REQ-5 asks for at least 2 minutes; Linux uses 30 s/120 s).
+    run(...inNs(nat, 'sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${options.udpTimeoutSeconds ?? 30}`));
+    run(...inNs(nat, 'sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout_stream=${options.udpStreamTimeoutSeconds ?? 120}`));
+  }
+  return commands;
+}
+
+/** The nftables ruleset of NAT `i` for a preset (RFC 4787 behaviours built from netfilter). Pure. */
+export function natRuleset(options: LabOptions, i: 0 | 1): string {
+  const { preset } = options;
+  const wan = LAB.natWan[i];
+  const lanPrefix = LAB.lanPrefix[i];
+  const client = LAB.clientAddress[i];
+  const loss = options.lossPercent ?? 0;
+  const lines: string[] = ['table ip natscope {'];
+  lines.push('  set contacted { type ipv4_addr . inet_service; flags dynamic, timeout; timeout 5m; }');
+  lines.push('  chain forward {', '    type filter hook forward priority filter; policy accept;');
+  // Loss: numgen random drop rules (no netem here), in both directions.
+  if (loss > 0) lines.push(`    numgen random mod 100 < ${loss} drop`);
+  if (preset.name === 'udp-blocked') lines.push('    meta l4proto udp drop');
+  if (preset.name === 'firewall-only') {
+    lines.push('    iifname "wan0" ct state established,related accept', '    iifname "wan0" meta l4proto udp drop');
+  }
+  if (preset.name === 'restricted-cone') {
+    // Remember (destination IP, client port) pairs: replies from any port of those IPs may enter.
+    lines.push(`    iifname "lan0" meta l4proto udp update @contacted { ip daddr . udp sport }`);
+  }
+  lines.push('  }');
+
+  lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;');
+  const dnatAll = `udp dport 1024-65535 dnat to ${client}`;
+  if (preset.name === 'full-cone') lines.push(`    iifname "wan0" ip daddr ${wan} ${dnatAll}`);
+  if (preset.name === 'restricted-cone') lines.push(`    iifname "wan0" ip daddr ${wan} ip saddr . udp dport @contacted ${dnatAll}`);
+  if (options.hairpin === true) lines.push(`    iifname "lan0" ip daddr ${wan} ${dnatAll}`);
+  lines.push('  }');
+
+  lines.push('  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+  if (options.hairpin === true) lines.push(`    iifname "lan0" oifname "lan0" ip saddr ${lanPrefix} ct status dnat snat to ${wan}`);
+  switch (preset.name) {
+    case 'full-cone':
+    case 'restricted-cone':
+    case 'port-restricted-cone':
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} masquerade`);
+      break;
+    case 'address-dependent-mapping':
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} ip daddr ${LAB.serverAddresses[0]} meta l4proto udp snat to ${wan}:20000-29999`);
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} ip daddr ${LAB.serverAddresses[1]} meta l4proto udp snat to ${wan}:30000-39999`);
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} meta l4proto udp snat to ${wan}:40000-49999`);
+      break;
+    case 'symmetric':
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} masquerade fully-random`);
+      break;
+    case 'udp-blocked':
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} masquerade`);
+      break;
+    default:
+      break; // open-internet and firewall-only are routed
+  }
+  lines.push('  }', '}');
+  return `${lines.join('\n')}\n`;
+}
