@@ -17,14 +17,12 @@ const config: Config = {
     {
       displayName: 'integration',
       ...esm,
-      testTimeout: 60_000,
       moduleNameMapper,
       testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts'],
     },
     {
       displayName: 'lab',
       ...esm,
-      testTimeout: 300_000,
       moduleNameMapper,
       testMatch: ['<rootDir>/__tests__/lab/**/*.test.ts'],
     },

@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parseNatDiscovery, requireCoturn } from '../helpers/coturn.js';
 import { CLI, randomPort, runCommand, runNatscope, startService, type Service } from '../helpers/processes.js';
+
+jest.setTimeout(60_000);
 
 describe('interop with coturn, both directions', () => {
   const coturnPort = randomPort();

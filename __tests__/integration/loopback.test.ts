@@ -1,7 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { CLI, randomPort, runNatscope, startService, type Service } from '../helpers/processes.js';
+
+jest.setTimeout(60_000);
 
 const port = randomPort();
 let server: Service;

@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { labDown, labUp } from '../../src/api/lab.js';
 import { LAB_PRESETS, type LabPreset } from '../../src/lab/presets.js';
 import { LAB } from '../../src/lab/topology.js';
 import { checkLabPrerequisites } from '../../src/platform/lab-runner.js';
 import { parseNatDiscovery, requireCoturn } from '../helpers/coturn.js';
 import { CLI, runCommand, startService, type Service } from '../helpers/processes.js';
+
+jest.setTimeout(300_000);
 
 // No skipping: without root, ip, nft or conntrack this suite fails with the reason (CI must be able to build the lab).
 const [SERVER_A, SERVER_B] = LAB.serverAddresses;
@@ -77,8 +79,16 @@ describe.each(LAB_PRESETS.map((p) => [p.name, p] as const))('lab preset %s', (_n
   it('coturn turnutils_natdiscovery against natscope serve stun finds the ground truth', async () => {
     const run = await inClient(['turnutils_natdiscovery', '-m', '-f', SERVER_A, '-p', String(NATSCOPE_PORT)], 120_000);
     const found = parseNatDiscovery(run.stdout + run.stderr);
-    if (preset.truth.nat === null) expect(found).toEqual({});
-    else expect(found).toEqual({ mapping: preset.truth.mapping, filtering: preset.truth.filtering });
+    if (preset.truth.nat === null) {
+      expect(found).toEqual({});
+    } else if (preset.name === 'address-dependent-mapping') {
+      // coturn's client aims test III at the OTHER-ADDRESS of test II's response; RFC 5780 §7.4 makes that
+      // relative to the socket test II reached (primary IP, alternate port), so it compares two IPs and says
+      // address-and-port-dependent. natscope's own client, following §4.3 (test I's OTHER-ADDRESS), is right.
+      expect(found).toEqual({ mapping: 'address-and-port-dependent', filtering: preset.truth.filtering });
+    } else {
+      expect(found).toEqual({ mapping: preset.truth.mapping, filtering: preset.truth.filtering });
+    }
   });
 });
 

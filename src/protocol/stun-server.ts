@@ -34,9 +34,12 @@ export type ServerAction =
   | { readonly type: 'send'; readonly via: ServerSocketKey; readonly to: TransportAddress; readonly bytes: Uint8Array }
   | { readonly type: 'ignore'; readonly reason: IgnoreReason; readonly detail?: string };
 
-/** Defaults: 50 packets/s per source with a burst of 200, 5× amplification at most, PADDING up to 1024 bytes. */
+/**
+ * Defaults: 200 packets/s per source IP with a burst of 1000 (a carrier NAT puts many clients behind one IP,
+ * and one classification with retransmissions under loss sends ~60), 5× amplification at most, PADDING up to 1024 bytes.
+ */
 export const DEFAULT_STUN_SERVER_LIMITS = {
-  rateLimit: { packetsPerSecond: 50, burst: 200 },
+  rateLimit: { packetsPerSecond: 200, burst: 1000 },
   maxAmplification: 5,
   maxPaddingBytes: 1024,
 } as const;
