@@ -75,3 +75,15 @@ describe('RFC 5769 test vectors', () => {
     expect(decodeStunMessage(encoded).xorMappedAddress).toEqual(transportAddress(address.address, address.port));
   });
 });
+
+describe('why src/codec decodes some attributes itself', () => {
+  it('the stun package alone decodes the RFC 5769 §2.3 IPv6 XOR-MAPPED-ADDRESS wrongly and accepts a corrupted FINGERPRINT', async () => {
+    const { default: stun } = await import('stun');
+    const ipv6 = stun.decode(Buffer.from(bytesOf(rfc5769.sampleIPv6Response)));
+    expect((ipv6.getAttribute(AttributeType.XOR_MAPPED_ADDRESS)?.value as { address: string }).address).not.toBe('2001:db8:1234:5678:11:2233:4455:6677');
+    const corrupted = Buffer.from(bytesOf(rfc5769.sampleIPv4Response));
+    corrupted[30] = (corrupted[30] ?? 0) ^ 0x01;
+    expect(() => stun.decode(corrupted)).not.toThrow();
+    expect(() => decodeStunMessage(new Uint8Array(corrupted))).toThrow(/FINGERPRINT/);
+  });
+});
