@@ -1,0 +1,53 @@
+import { LifetimeSearch, type LifetimeResult, type LifetimeSearchConfig } from '../../src/diagnose/lifetime-search.js';
+
+/**
+ * Drives a LifetimeSearch against an ideal simulated NAT whose holes live `lifetimeMs` when idle,
+ * with a one-way delay of `delayMs` between client and NAT/server (so a read takes a round trip).
+ */
+export function simulateLifetimeSearch(lifetimeMs: number, config: Partial<LifetimeSearchConfig> = {}, delayMs = 20): LifetimeResult {
+  const search = new LifetimeSearch(config, 0);
+  // Events in flight: [timeMs, apply]
+  let events: Array<{ atMs: number; apply: () => void }> = [];
+  const natIdleSince = new Map<number, number>();
+  let now = 0;
+  for (let guard = 0; guard < 1_000_000; guard += 1) {
+    const actions = search.poll(now);
+    let wake: number | undefined;
+    for (const action of actions) {
+      if (action.type === 'done') return action.result;
+      if (action.type === 'open') {
+        const id = action.socketId;
+        // Registration: request reaches the NAT at now + delay (mapping made), reply back at now + 3 delays.
+        events.push({ atMs: now + delayMs, apply: () => natIdleSince.set(id, now) });
+        events.push({ atMs: now + 3 * delayMs, apply: () => {
+          natIdleSince.set(id, now - delayMs);
+          search.openedAt(id, now);
+        } });
+      } else if (action.type === 'read') {
+        const id = action.socketId;
+        // Probe request to the server (one delay), the server's probe to the NAT (one more), on to the client.
+        events.push({ atMs: now + 2 * delayMs, apply: () => {
+          const since = natIdleSince.get(id);
+          const open = since !== undefined && now - since < lifetimeMs;
+          if (open) natIdleSince.set(id, now);
+          else natIdleSince.delete(id);
+          const reportAt = now + delayMs;
+          events.push({ atMs: reportAt, apply: () => search.readResult(id, open, now) });
+        } });
+      } else if (action.type === 'close') {
+        natIdleSince.delete(action.socketId);
+      } else if (action.type === 'wait') {
+        wake = action.untilMs;
+      }
+    }
+    events.sort((a, b) => a.atMs - b.atMs);
+    const nextEvent = events[0]?.atMs;
+    const next = [wake, nextEvent].filter((t): t is number => t !== undefined).reduce((a, b) => Math.min(a, b), Infinity);
+    if (next === Infinity) throw new Error(`search stalled at ${now} ms with L = ${lifetimeMs} ms`);
+    now = Math.max(now, next);
+    const due = events.filter((e) => e.atMs <= now);
+    events = events.filter((e) => e.atMs > now);
+    for (const e of due) e.apply();
+  }
+  throw new Error('simulation did not end');
+}
