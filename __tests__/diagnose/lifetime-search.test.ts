@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { LifetimeSearch } from '../../src/diagnose/lifetime-search.js';
-import { simulateLifetimeSearch } from '../helpers/lifetime-simulation.js';
+import { simulateLifetimeSearch } from '../../src/bench/simulate-lifetime-search.js';
 
 describe('LifetimeSearch against a simulated NAT with a known lifetime (fake time)', () => {
   it('finds every lifetime from 1 s to 600 s (each whole second, and each + 0.5 s) within max(1 s, 2%), in at most 1.25 L + 5 s, with at most 64 mappings', () => {

@@ -1,4 +1,4 @@
-import { LifetimeSearch, type LifetimeResult, type LifetimeSearchConfig } from '../../src/diagnose/lifetime-search.js';
+import { LifetimeSearch, type LifetimeResult, type LifetimeSearchConfig } from '../diagnose/lifetime-search.js';
 
 /**
  * Drives a LifetimeSearch against an ideal simulated NAT whose holes live `lifetimeMs` when idle,
@@ -50,4 +50,21 @@ export function simulateLifetimeSearch(lifetimeMs: number, config: Partial<Lifet
     for (const e of due) e.apply();
   }
   throw new Error('simulation did not end');
+}
+
+/**
+ * The obvious method, for comparison: one socket at a time, bisecting [0, maxLifetimeMs]: register,
+ * stay idle for the middle of the bracket, probe, and halve. Every step costs its idle time plus round trips.
+ */
+export function simulatePlainBisection(lifetimeMs: number, maxLifetimeMs = 600_000, delayMs = 20): { lowerMs: number; upperMs: number; elapsedMs: number } {
+  let lower = 0;
+  let upper = maxLifetimeMs;
+  let elapsed = 0;
+  while (upper - lower > Math.max(1000, 0.02 * lower)) {
+    const middle = (lower + upper) / 2;
+    elapsed += 3 * delayMs + middle + 3 * delayMs;
+    if (middle < lifetimeMs) lower = middle;
+    else upper = middle;
+  }
+  return { lowerMs: lower, upperMs: upper, elapsedMs: elapsed };
 }
