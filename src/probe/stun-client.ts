@@ -3,8 +3,9 @@ import { decodeStunMessage, looksLikeStun, type ChangeRequest, type StunMessage 
 import { createTransactionId, encodeBindingRequest } from '../codec/encode.js';
 import { sameTransportAddress, type TransportAddress } from '../codec/transport-address.js';
 import type { BindingObservation } from '../diagnose/evidence.js';
-import { ClientTransaction, type RetransmissionPolicy } from '../protocol/transaction.js';
+import type { RetransmissionPolicy } from '../protocol/transaction.js';
 import type { Clock, UdpSocket } from './ports.js';
+import { Retransmitter } from './retransmitter.js';
 
 /** One Binding test to run. */
 export interface BindingTest {
@@ -21,9 +22,8 @@ export interface BindingTest {
 
 interface Pending {
   readonly test: BindingTest;
-  readonly transaction: ClientTransaction;
+  retransmitter?: Retransmitter;
   readonly resolve: (observation: BindingObservation) => void;
-  cancelTimer: () => void;
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -77,29 +77,14 @@ export class StunClient {
   private run(test: BindingTest, transactionId: Uint8Array, request: Uint8Array): Promise<BindingObservation> {
     return new Promise((resolve) => {
       const key = hex(transactionId);
-      const pending: Pending = { test, transaction: new ClientTransaction(test.policy, this.clock.nowMs()), resolve, cancelTimer: () => {} };
+      const pending: Pending = { test, resolve };
       this.pending.set(key, pending);
-      const drive = (): void => {
-        if (!this.pending.has(key)) return;
-        for (;;) {
-          const action = pending.transaction.poll(this.clock.nowMs());
-          if (action.type === 'send') {
-            try {
-              this.socket.send(request, test.destination);
-            } catch {
-              // A send that fails (no route, closed socket) is a lost packet: the schedule goes on.
-            }
-            continue;
-          }
-          if (action.type === 'wait') {
-            pending.cancelTimer = this.clock.setTimer(Math.max(0, action.untilMs - this.clock.nowMs()), drive);
-          } else if (action.type === 'timeout') {
-            this.finish(key, { outcome: 'timeout' });
-          }
-          return;
-        }
-      };
-      drive();
+      pending.retransmitter = new Retransmitter(
+        this.clock,
+        test.policy,
+        () => this.socket.send(request, test.destination),
+        () => this.finish(key, { outcome: 'timeout' }),
+      );
     });
   }
 
@@ -132,17 +117,17 @@ export class StunClient {
     const pending = this.pending.get(key);
     if (pending === undefined) return;
     this.pending.delete(key);
-    pending.cancelTimer();
     const now = this.clock.nowMs();
-    const outcome = result.outcome === 'timeout' ? undefined : pending.transaction.complete(now);
-    const attempts = pending.transaction.attempts;
+    const retransmitter = pending.retransmitter!;
+    const stopped = retransmitter.stop();
+    const outcome = result.outcome === 'timeout' ? undefined : stopped;
     const observation: BindingObservation = {
       test: pending.test.test,
       local: this.socket.local,
       destination: pending.test.destination,
       ...(pending.test.changeRequest === undefined ? {} : { changeRequest: pending.test.changeRequest }),
-      attempts,
-      elapsedMs: now - pending.transaction.startMs,
+      attempts: retransmitter.attempts,
+      elapsedMs: now - retransmitter.startMs,
       ...(outcome?.rttMs === undefined ? {} : { rttMs: outcome.rttMs }),
       ...result,
     };
