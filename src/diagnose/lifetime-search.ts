@@ -100,6 +100,11 @@ export class LifetimeSearch {
     this.sockets.delete(socketId);
   }
 
+  /** A read got no answer from the server (its request or ack lost): the socket's state is unknown, drop it. */
+  readLost(socketId: number): void {
+    this.sockets.delete(socketId);
+  }
+
   /** The read of `socketId` found the hole open (a probe came in at `atMs`) or closed (`atMs` = when it would have). */
   readResult(socketId: number, open: boolean, atMs: number): void {
     const socket = this.sockets.get(socketId);
