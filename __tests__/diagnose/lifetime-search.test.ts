@@ -16,9 +16,9 @@ describe('LifetimeSearch against a simulated NAT with a known lifetime (fake tim
         upper >= lifetimeMs - 60 &&
         upper - result.lowerMs <= tolerance &&
         result.elapsedMs <= 1.25 * lifetimeMs + 5000 &&
-        result.peakSockets <= 64;
+        result.peakNatMappings <= 64;
       worstTimeRatio = Math.max(worstTimeRatio, (result.elapsedMs - 5000) / lifetimeMs);
-      if (!ok) misses.push(`L=${lifetimeMs} ms: [${result.lowerMs}, ${upper}] in ${result.elapsedMs} ms, ${result.peakSockets} sockets`);
+      if (!ok) misses.push(`L=${lifetimeMs} ms: [${result.lowerMs}, ${upper}] in ${result.elapsedMs} ms, ${result.peakNatMappings} mappings`);
     }
     expect(misses).toEqual([]);
     expect(worstTimeRatio).toBeLessThanOrEqual(1.25);
@@ -26,7 +26,7 @@ describe('LifetimeSearch against a simulated NAT with a known lifetime (fake tim
 
   it('with a quota of 16 mappings it still brackets a 30 s lifetime', () => {
     const result = simulateLifetimeSearch(30_000, { maxSockets: 16 });
-    expect(result.peakSockets).toBeLessThanOrEqual(16);
+    expect(result.peakNatMappings).toBeLessThanOrEqual(16);
     expect(result.lowerMs).toBeLessThanOrEqual(30_000 + 60);
     expect(result.upperMs).toBeGreaterThanOrEqual(30_000 - 60);
   });

@@ -4,17 +4,24 @@ import { LifetimeSearch, type LifetimeResult, type LifetimeSearchConfig } from '
  * Drives a LifetimeSearch against an ideal simulated NAT whose holes live `lifetimeMs` when idle,
  * with a one-way delay of `delayMs` between client and NAT/server (so a read takes a round trip).
  */
-export function simulateLifetimeSearch(lifetimeMs: number, config: Partial<LifetimeSearchConfig> = {}, delayMs = 20): LifetimeResult {
+export function simulateLifetimeSearch(lifetimeMs: number, config: Partial<LifetimeSearchConfig> = {}, delayMs = 20): LifetimeResult & { peakNatMappings: number } {
   const search = new LifetimeSearch(config, 0);
   // Events in flight: [timeMs, apply]
   let events: Array<{ atMs: number; apply: () => void }> = [];
   const natIdleSince = new Map<number, number>();
   let now = 0;
+  // Mappings live in the NAT until they time out, whatever the client does with its sockets.
+  let peakNatMappings = 0;
+  const countNatMappings = (): void => {
+    let alive = 0;
+    for (const since of natIdleSince.values()) if (now - since < lifetimeMs) alive += 1;
+    peakNatMappings = Math.max(peakNatMappings, alive);
+  };
   for (let guard = 0; guard < 1_000_000; guard += 1) {
     const actions = search.poll(now);
     let wake: number | undefined;
     for (const action of actions) {
-      if (action.type === 'done') return action.result;
+      if (action.type === 'done') return { ...action.result, peakNatMappings };
       if (action.type === 'open') {
         const id = action.socketId;
         // Registration: request reaches the NAT at now + delay (mapping made), reply back at now + 3 delays.
@@ -34,8 +41,6 @@ export function simulateLifetimeSearch(lifetimeMs: number, config: Partial<Lifet
           const reportAt = now + delayMs;
           events.push({ atMs: reportAt, apply: () => search.readResult(id, open, now) });
         } });
-      } else if (action.type === 'close') {
-        natIdleSince.delete(action.socketId);
       } else if (action.type === 'wait') {
         wake = action.untilMs;
       }
@@ -48,6 +53,7 @@ export function simulateLifetimeSearch(lifetimeMs: number, config: Partial<Lifet
     const due = events.filter((e) => e.atMs <= now);
     events = events.filter((e) => e.atMs > now);
     for (const e of due) e.apply();
+    countNatMappings();
   }
   throw new Error('simulation did not end');
 }

@@ -3,6 +3,8 @@ import yargs, { type Argv } from 'yargs';
 import { NatscopeError } from '../errors.js';
 import { runClassifyCommand } from './commands/classify.js';
 import { startStunServer } from './commands/serve-stun.js';
+import { startEchoServer } from './commands/serve-echo.js';
+import { runPunchCommand } from './commands/punch.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
 import { LAB_PRESETS } from '../lab/presets.js';
 import { ExitCode, ExitError } from './exit-codes.js';
@@ -97,7 +99,68 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
             result.exitCode = ExitCode.OK;
           },
         )
-        .demandCommand(1, 'say which server: stun'),
+        .command(
+          'echo',
+          'The companion echo server for natscope punch (and nc -u): answers from the port a datagram came in on',
+          (s) =>
+            s
+              .option('address', { type: 'string', demandOption: true, describe: 'IP address' })
+              .option('port', { type: 'number', default: 9199, describe: 'main port' })
+              .option('alt-port', { type: 'number', describe: 'alternate port, to test filtering (default: port + 1; 0 for none)' })
+              .option('alt-address', { type: 'string', describe: 'alternate IP address (with the alternate port)' }),
+          async (args) => {
+            const address = ipAddress('address')(args.address) ?? '';
+            const alternateAddress = ipAddress('alt-address')(args['alt-address']);
+            const mainPort = port('port')(args.port);
+            const altPort = args['alt-port'] === 0 ? undefined : port('alt-port')(args['alt-port'] ?? mainPort + 1);
+            if (altPort === mainPort) throw new ExitError(ExitCode.USAGE, '--alt-port must differ from --port');
+            if (alternateAddress !== undefined && altPort === undefined) throw new ExitError(ExitCode.USAGE, '--alt-address needs an alternate port');
+            const server = await startEchoServer(
+              { address, port: mainPort, ...(altPort === undefined ? {} : { alternatePort: altPort }), ...(alternateAddress === undefined ? {} : { alternateAddress }) },
+              io.stderr,
+            );
+            await io.untilStopped();
+            await server.close();
+            io.stderr('natscope echo: stopped');
+            result.exitCode = ExitCode.OK;
+          },
+        )
+        .demandCommand(1, 'say which server: stun or echo'),
+    )
+    .command(
+      'punch <server>',
+      'Punch a hole to a natscope echo server, confirm it, and measure how long the NAT keeps it open',
+      (y) =>
+        y
+          .positional('server', { type: 'string', demandOption: true, describe: 'echo server as host[:port] (default port 9199)' })
+          .option('alt-port', { type: 'number', describe: "the server's alternate port (default: port + 1; 0 to skip)" })
+          .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
+          .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE, e.g. punched=true; repeatable' })
+          .option('family', { choices: [4, 6] as const, default: 4 as const })
+          .option('lifetime', { type: 'boolean', default: true, describe: 'measure the idle lifetime after one exchange (--no-lifetime to skip)' })
+          .option('sustained', { type: 'boolean', default: true, describe: 'measure it after sustained two-way traffic (--no-sustained to skip)' })
+          .option('max-lifetime', { type: 'number', default: 600, describe: 'seconds: stop and say "still open" beyond this' })
+          .option('max-mappings', { type: 'number', default: 64, describe: 'most NAT mappings held at once (a carrier NAT port quota)' })
+          .option('assume', { type: 'string', describe: 'a classify --json report, to explain the outcome' }),
+      async (args) => {
+        const altPort = args['alt-port'] === undefined ? undefined : args['alt-port'] === 0 ? null : port('alt-port')(args['alt-port']);
+        if (!(args['max-lifetime'] >= 1)) throw new ExitError(ExitCode.USAGE, `--max-lifetime must be at least 1 s, not ${args['max-lifetime']}`);
+        if (!Number.isInteger(args['max-mappings']) || args['max-mappings'] < 8) throw new ExitError(ExitCode.USAGE, `--max-mappings must be a whole number ≥ 8, not ${args['max-mappings']}`);
+        const { exitCode, stdout } = await runPunchCommand({
+          server: String(args.server),
+          alternatePort: altPort,
+          family: args.family === 6 ? 6 : 4,
+          json: args.json,
+          expect: args.expect.map(String),
+          lifetime: args.lifetime,
+          sustained: args.sustained,
+          maxLifetimeSeconds: args['max-lifetime'],
+          maxMappings: args['max-mappings'],
+          ...(args.assume === undefined ? {} : { assume: args.assume }),
+        });
+        io.stdout(stdout);
+        result.exitCode = exitCode;
+      },
     )
     .command('lab', 'Real emulated NATs in Linux network namespaces (root only)', (y) =>
       y

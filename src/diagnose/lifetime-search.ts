@@ -2,8 +2,8 @@
  * How long does a NAT keep an idle hole open? A Sans-IO planner that answers with many probe sockets.
  *
  * A socket's hole is "read" by asking the echo server to send to it: the probe gets in when the mapping
- * (and filter) is still there at that idle age. A probe that gets in also refreshes the mapping, so a socket
- * tells one age per read and then starts again from zero; a probe that does not get in leaves a dead socket.
+ * (and filter) is still there at that idle age. A probe that gets in also refreshes the mapping (and may change
+ * its timeout class), so each socket is read once; one that does not get in leaves a dead socket.
  * The planner keeps sockets of staggered ages: the oldest is read on a geometric ladder of ages until one is
  * closed, and the younger ones, whose ages by then lie inside the bracket, are read at once to narrow it.
  * Its inputs are time and read results; it never touches a socket or a timer.
@@ -17,8 +17,14 @@ export interface LifetimeSearchConfig {
   readonly maxLifetimeMs: number;
   /** Smallest gap between two socket openings. */
   readonly minOpenSpacingMs?: number;
-  /** Ladder step: the oldest socket is read at ages growing by this ratio. */
+  /** Ladder ratio: each ladder read tests an age this much above the last (the time target is 1.25 L + 5 s). */
   readonly ladderRatio?: number;
+  /** Share of the quota the ladder may retire on its way up. */
+  readonly ladderShare?: number;
+  /** Staggered openings are spaced by elapsed time × this (a socket opened at t serves brackets near 6t). */
+  readonly openSpacingRatio?: number;
+  /** Smallest ladder step: the time target's 5 s of slack lets small lifetimes be stepped over coarsely. */
+  readonly ladderStepMs?: number;
   /** Tolerance: stop when upper − lower ≤ max(absoluteToleranceMs, relativeTolerance × lower). */
   readonly absoluteToleranceMs?: number;
   readonly relativeTolerance?: number;
@@ -28,8 +34,11 @@ export interface LifetimeSearchConfig {
 export const DEFAULT_LIFETIME_SEARCH: Required<LifetimeSearchConfig> = {
   maxSockets: 64,
   maxLifetimeMs: 600_000,
-  minOpenSpacingMs: 200,
-  ladderRatio: 1.1,
+  minOpenSpacingMs: 900,
+  ladderRatio: 1.2,
+  ladderShare: 0.5,
+  openSpacingRatio: 0.11,
+  ladderStepMs: 4000,
   absoluteToleranceMs: 1000,
   relativeTolerance: 0.02,
 };
@@ -54,6 +63,8 @@ export interface LifetimeResult {
 
 interface SocketState {
   readonly id: number;
+  /** Ladder sockets are all opened at the start, so each ladder read tests an age equal to the elapsed time. */
+  readonly pool: 'ladder' | 'staggered';
   state: 'opening' | 'idle' | 'reading';
   /** When its mapping last saw traffic (its age counts from here). */
   idleSinceMs: number;
@@ -72,6 +83,10 @@ export class LifetimeSearch {
   private opened = 0;
   private peak = 0;
   private finished: LifetimeResult | undefined;
+  private retired: number[] = [];
+  private ladderReads = 0;
+  /** When each read-open socket was retired: its mapping lives on in the NAT and counts against the quota. */
+  private retiredAtMs: number[] = [];
 
   constructor(
     config: Partial<LifetimeSearchConfig>,
@@ -79,7 +94,19 @@ export class LifetimeSearch {
   ) {
     this.config = { ...DEFAULT_LIFETIME_SEARCH, ...config };
     if (this.config.maxSockets < 4) throw new RangeError(`a lifetime search needs at least 4 sockets, not ${this.config.maxSockets}`);
-    this.nextLadderAgeMs = this.config.absoluteToleranceMs;
+    this.nextLadderAgeMs = this.config.ladderStepMs;
+  }
+
+  /** The ladder: +ladderStepMs while that is more than ×ladderRatio, then ×ladderRatio. */
+  private nextLadderAge(ageMs: number): number {
+    return Math.max(ageMs * this.config.ladderRatio, ageMs + this.config.ladderStepMs);
+  }
+
+  /** Enough ladder sockets to climb to the bound, within the ladder's share of the quota. */
+  private ladderPoolSize(): number {
+    let reads = 1;
+    for (let age = this.config.ladderStepMs; age < this.config.maxLifetimeMs; age = this.nextLadderAge(age)) reads += 1;
+    return Math.max(2, Math.min(reads, Math.floor(this.config.maxSockets * this.config.ladderShare)));
   }
 
   /** The bracket so far. */
@@ -111,15 +138,20 @@ export class LifetimeSearch {
     if (socket === undefined || socket.state !== 'reading') return;
     const ageMs = atMs - socket.idleSinceMs;
     this.reads += 1;
+    // A probe that got in refreshed the mapping, and may have changed how the NAT treats it (Linux turns a
+    // replied flow older than 2 s into a "stream" with a longer timeout): the socket is read once, then retired.
+    this.sockets.delete(socketId);
     if (open) {
+      this.retired.push(socketId);
+      this.retiredAtMs.push(atMs);
       this.lowerMs = Math.max(this.lowerMs, ageMs);
-      // The probe refreshed the mapping: the socket starts a new idle period.
-      socket.state = 'idle';
-      socket.idleSinceMs = atMs;
-      if (this.upperMs === Infinity) this.nextLadderAgeMs = Math.max(ageMs * this.config.ladderRatio, ageMs + this.config.absoluteToleranceMs / 2);
+      if (this.upperMs === Infinity) {
+        // Spend the ladder's share of the quota evenly in log-age up to the bound: each open read retires a mapping.
+        this.ladderReads += 1;
+        this.nextLadderAgeMs = this.nextLadderAge(ageMs);
+      }
     } else {
       this.upperMs = Math.min(this.upperMs, ageMs);
-      this.sockets.delete(socketId);
     }
     // Contradictory reads (loss, jitter): trust the closed one, which cannot be caused by loss of a refresh.
     if (this.lowerMs >= this.upperMs) this.lowerMs = Math.max(0, this.upperMs - this.config.absoluteToleranceMs);
@@ -128,7 +160,8 @@ export class LifetimeSearch {
   /** What to do at `nowMs`: some opens, closes and reads, then a wait, or done. */
   poll(nowMs: number): LifetimeAction[] {
     if (this.finished !== undefined) return [{ type: 'done', result: this.finished }];
-    const actions: LifetimeAction[] = [];
+    const actions: LifetimeAction[] = this.retired.map((socketId) => ({ type: 'close', socketId }));
+    this.retired = [];
     const { maxSockets, maxLifetimeMs, minOpenSpacingMs, absoluteToleranceMs, relativeTolerance } = this.config;
     const elapsed = nowMs - this.startMs;
     const reading = [...this.sockets.values()].some((s) => s.state === 'reading' || s.state === 'opening');
@@ -148,6 +181,9 @@ export class LifetimeSearch {
       }
     }
     const live = (): SocketState[] => [...this.sockets.values()];
+    // A retired mapping is known gone only once the bracket's upper end has passed since it was refreshed.
+    this.retiredAtMs = this.retiredAtMs.filter((t) => this.upperMs === Infinity || nowMs - t < this.upperMs + absoluteToleranceMs);
+    const mappings = (): number => live().length + this.retiredAtMs.length;
     const idleNow = live().filter((s) => s.state === 'idle').sort((a, b) => a.idleSinceMs - b.idleSinceMs);
 
     let nextWake: number | undefined;
@@ -155,10 +191,15 @@ export class LifetimeSearch {
       nextWake = nextWake === undefined ? t : Math.min(nextWake, t);
     };
 
+    if (this.opened === 0) {
+      for (let i = 0; i < this.ladderPoolSize(); i += 1) actions.push(this.open(nowMs, 'ladder'));
+    }
+
     if (this.upperMs === Infinity) {
-      // Ladder: read the oldest socket once it reaches the next age on the ladder.
-      const oldest = idleNow[0];
-      if (oldest !== undefined) {
+      // Ladder: read a ladder socket (else the oldest) once it reaches the next age on the ladder.
+      const oldest = idleNow.find((s) => s.pool === 'ladder') ?? idleNow[0];
+      const ladderBusy = [...this.sockets.values()].some((s) => s.state === 'reading');
+      if (oldest !== undefined && !ladderBusy) {
         if (age(oldest) >= this.nextLadderAgeMs - 1e-6) {
           actions.push(this.read(oldest));
         } else {
@@ -181,22 +222,26 @@ export class LifetimeSearch {
 
     // Keep a stream of staggered openings: spacing grows with the elapsed time so the count stays bounded.
     const wantsMore = this.upperMs === Infinity ? elapsed < maxLifetimeMs : idleNow.every((s) => age(s) > this.lowerMs) && !reading;
-    const spacing = Math.max(minOpenSpacingMs, (elapsed * 4) / maxSockets, this.upperMs === Infinity ? 0 : (this.upperMs - this.lowerMs) / 4);
-    if (wantsMore && live().length < maxSockets) {
+    const spacing = Math.max(minOpenSpacingMs, elapsed * this.config.openSpacingRatio, this.upperMs === Infinity ? 0 : (this.upperMs - this.lowerMs) / 4);
+    if (wantsMore && mappings() < maxSockets) {
       if (nowMs - this.lastOpenMs >= spacing - 1e-6) {
-        const id = this.nextId++;
-        this.sockets.set(id, { id, state: 'opening', idleSinceMs: nowMs });
-        this.lastOpenMs = nowMs;
-        this.opened += 1;
-        actions.push({ type: 'open', socketId: id });
+        actions.push(this.open(nowMs, 'staggered'));
         wakeAt(nowMs + spacing);
       } else {
         wakeAt(this.lastOpenMs + spacing);
       }
     }
-    this.peak = Math.max(this.peak, live().length);
+    this.peak = Math.max(this.peak, mappings());
     actions.push({ type: 'wait', untilMs: nextWake });
     return actions;
+  }
+
+  private open(nowMs: number, pool: SocketState['pool']): LifetimeAction {
+    const id = this.nextId++;
+    this.sockets.set(id, { id, pool, state: 'opening', idleSinceMs: nowMs });
+    if (pool === 'staggered') this.lastOpenMs = nowMs;
+    this.opened += 1;
+    return { type: 'open', socketId: id };
   }
 
   private read(socket: SocketState): LifetimeAction {

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { formatTransportAddress } from '../codec/transport-address.js';
+import type { LifetimeResult } from '../diagnose/lifetime-search.js';
+import { HostResolutionError, InvalidArgumentError } from '../errors.js';
+import { nodeUdpNetwork } from '../platform/node-udp.js';
+import { parseHostPort, resolveHost } from '../platform/resolve-host.js';
+import { systemClock } from '../platform/system-clock.js';
+import type { Clock, UdpNetwork } from '../probe/ports.js';
+import { punchAndMeasure, type PunchProgress } from '../probe/punch.js';
+import type { ClassifyReport } from './classify.js';
+
+/** The echo server's default port. */
+export const DEFAULT_ECHO_PORT = 9199;
+
+/** Options of `punch`. */
+export interface PunchCommandOptions {
+  /** "host[:port]" of a natscope echo server. */
+  readonly server: string;
+  /** The server's alternate port (null: do not test it); default main port + 1. */
+  readonly alternatePort?: number | null;
+  readonly family?: 4 | 6;
+  readonly measureLifetime?: boolean;
+  readonly measureSustained?: boolean;
+  /** Bound of the lifetime search, seconds; default 600. */
+  readonly maxLifetimeSeconds?: number;
+  /** Most mappings held at once; default 64. */
+  readonly maxMappings?: number;
+  /** A classification to explain the outcome with (a `classify --json` report). */
+  readonly assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>;
+  readonly onProgress?: (progress: PunchProgress) => void;
+  readonly network?: UdpNetwork;
+  readonly clock?: Clock;
+}
+
+/** A lifetime as reported: the midpoint and the bracket, seconds. */
+export interface LifetimeReport {
+  readonly seconds: number;
+  readonly lowerSeconds: number;
+  readonly upperSeconds: number;
+}
+
+/** What `punch` returns and `natscope punch --json` prints (schema "natscope.punch/1"). */
+export interface PunchReport {
+  readonly schema: 'natscope.punch/1';
+  readonly server: string;
+  readonly punched: boolean;
+  readonly mappedAddress: string | null;
+  readonly rttMs: number | null;
+  /** A probe from the server's other port got in through the hole (null: not tested). */
+  readonly alternatePortReachable: boolean | null;
+  /** Idle lifetime of a hole after a single exchange; null when not measured or still open at the bound. */
+  readonly lifetime: LifetimeReport | null;
+  /** Idle lifetime after sustained two-way traffic. */
+  readonly sustainedLifetime: LifetimeReport | null;
+  /** True when a hole was still open at --max-lifetime (then the lifetime is null). */
+  readonly openAtBound: { readonly lifetime: boolean; readonly sustainedLifetime: boolean };
+  readonly maxLifetimeSeconds: number;
+  /** A safe keepalive interval: 80% of the shortest lower bound, at least 1 s. */
+  readonly keepaliveSeconds: number | null;
+  readonly search: { readonly lifetime: LifetimeResult | null; readonly sustainedLifetime: LifetimeResult | null };
+  readonly explanation: string;
+  readonly durationMs: number;
+}
+
+/** Reads a `classify --json` report to use as --assume. */
+export function readAssumedClassification(path: string): Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new InvalidArgumentError(`--assume ${path}: cannot read a classify --json report (${(error as Error).message})`);
+  }
+  const report = parsed as Partial<ClassifyReport>;
+  if (typeof report.mapping !== 'string' || typeof report.filtering !== 'string' || typeof report.rfc3489 !== 'string') {
+    throw new InvalidArgumentError(`--assume ${path}: not a classify --json report (mapping, filtering and rfc3489 missing)`);
+  }
+  return { mapping: report.mapping, filtering: report.filtering, rfc3489: report.rfc3489 };
+}
+
+/** Punches a hole to a natscope echo server and measures how long the NAT keeps it open. */
+export async function punch(options: PunchCommandOptions): Promise<PunchReport> {
+  const family = options.family === 6 ? 'IPv6' : 'IPv4';
+  const clock = options.clock ?? systemClock;
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? 600;
+  if (!(maxLifetimeSeconds >= 1)) throw new InvalidArgumentError(`max lifetime must be at least 1 s, not ${maxLifetimeSeconds}`);
+  const maxMappings = options.maxMappings ?? 64;
+  if (!Number.isInteger(maxMappings) || maxMappings < 8) throw new InvalidArgumentError(`max mappings must be a whole number ≥ 8, not ${maxMappings}`);
+  const spec = parseHostPort(options.server, DEFAULT_ECHO_PORT);
+  const addresses = await resolveHost(spec, family);
+  const server = addresses[0];
+  if (server === undefined) throw new HostResolutionError(spec.host, 'no address');
+  const alternatePort = options.alternatePort === null ? undefined : (options.alternatePort ?? server.port + 1);
+  const started = clock.nowMs();
+  const evidence = await punchAndMeasure({
+    network: options.network ?? nodeUdpNetwork,
+    clock,
+    server,
+    ...(alternatePort === undefined ? {} : { alternatePort }),
+    family,
+    measureLifetime: options.measureLifetime ?? true,
+    measureSustained: options.measureSustained ?? true,
+    search: { maxLifetimeMs: maxLifetimeSeconds * 1000, maxSockets: maxMappings },
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  const lifetime = toReport(evidence.lifetime);
+  const sustainedLifetime = toReport(evidence.sustainedLifetime);
+  const lowers = [evidence.lifetime, evidence.sustainedLifetime].filter((r): r is LifetimeResult => r !== undefined).map((r) => r.lowerMs / 1000);
+  // RFC 4787 REQ-5 says a NAT keeps idle UDP mappings at least 2 minutes; real ones do not, hence a measured margin.
+  const keepaliveSeconds = evidence.punched && lowers.length > 0 ? Math.max(1, Math.floor(0.8 * Math.min(...lowers))) : null;
+  const report: Omit<PunchReport, 'explanation'> = {
+    schema: 'natscope.punch/1',
+    server: formatTransportAddress(server),
+    punched: evidence.punched,
+    mappedAddress: evidence.mappedAddress === undefined ? null : formatTransportAddress(evidence.mappedAddress),
+    rttMs: evidence.rttMs === undefined ? null : Math.round(evidence.rttMs * 100) / 100,
+    alternatePortReachable: evidence.alternatePortReachable,
+    lifetime,
+    sustainedLifetime,
+    openAtBound: { lifetime: evidence.lifetime?.upperMs === null, sustainedLifetime: evidence.sustainedLifetime?.upperMs === null },
+    maxLifetimeSeconds,
+    keepaliveSeconds,
+    search: { lifetime: evidence.lifetime ?? null, sustainedLifetime: evidence.sustainedLifetime ?? null },
+    durationMs: Math.round(clock.nowMs() - started),
+  };
+  return { ...report, explanation: explainPunch(report, options.assume) };
+}
+
+function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
+  if (result === undefined || result.upperMs === null) return null;
+  const round = (ms: number): number => Math.round(ms / 100) / 10;
+  return { seconds: round((result.lowerMs + result.upperMs) / 2), lowerSeconds: round(result.lowerMs), upperSeconds: round(result.upperMs) };
+}
+
+/** The outcome in plain words. */
+export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>): string {
+  const lines: string[] = [];
+  if (!report.punched) {
+    lines.push(`No answer came back through the NAT from ${report.server}: UDP to it is blocked, or the echo server is not running.`);
+    return lines.join(' ');
+  }
+  lines.push(`The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`);
+  if (report.alternatePortReachable === true) lines.push('A reply from another port of the server got in too: your NAT does not filter by port.');
+  if (report.alternatePortReachable === false) lines.push('A reply from another port of the server was dropped: your NAT filters by address and port, so a peer must answer from the exact port you sent to.');
+  const describe = (name: string, l: LifetimeReport | null, open: boolean): void => {
+    if (l !== null) lines.push(`An idle hole ${name} closes after ${l.lowerSeconds}–${l.upperSeconds} s.`);
+    else if (open) lines.push(`An idle hole ${name} was still open after ${report.maxLifetimeSeconds} s (the bound).`);
+  };
+  describe('after a single exchange', report.lifetime, report.openAtBound.lifetime);
+  describe('after sustained two-way traffic', report.sustainedLifetime, report.openAtBound.sustainedLifetime);
+  if (report.keepaliveSeconds !== null) lines.push(`Send a keepalive at least every ${report.keepaliveSeconds} s to keep holes open.`);
+  if (assume !== undefined) {
+    if (assume.mapping === 'endpoint-independent') {
+      lines.push(`Your NAT is ${assume.rfc3489}: its mapping is the same for every peer, so peers can learn your address from a server and punch through.`);
+    } else if (assume.mapping !== 'unknown') {
+      lines.push(`Your NAT is ${assume.rfc3489}: it maps each destination anew, so a peer cannot learn your address from a server; punching to another peer works only if that peer's NAT does not filter by port.`);
+    }
+  }
+  return lines.join(' ');
+}
