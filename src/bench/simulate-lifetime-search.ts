@@ -74,3 +74,23 @@ export function simulatePlainBisection(lifetimeMs: number, maxLifetimeMs = 600_0
   }
   return { lowerMs: lower, upperMs: upper, elapsedMs: elapsed };
 }
+
+/** A fairer baseline: one socket at a time, doubling the idle time from 1 s until a hole closes, then bisecting. */
+export function simulateDoublingThenBisection(lifetimeMs: number, maxLifetimeMs = 600_000, delayMs = 20): { lowerMs: number; upperMs: number; elapsedMs: number } {
+  const roundTrips = 6 * delayMs;
+  let lower = 0;
+  let upper = Infinity;
+  let elapsed = 0;
+  for (let idle = 1000; upper === Infinity && idle <= 2 * maxLifetimeMs; idle *= 2) {
+    elapsed += roundTrips + idle;
+    if (idle < lifetimeMs) lower = idle;
+    else upper = idle;
+  }
+  while (upper - lower > Math.max(1000, 0.02 * lower)) {
+    const middle = (lower + upper) / 2;
+    elapsed += roundTrips + middle;
+    if (middle < lifetimeMs) lower = middle;
+    else upper = middle;
+  }
+  return { lowerMs: lower, upperMs: upper, elapsedMs: elapsed };
+}
