@@ -1,6 +1,12 @@
 /** natscope's library API: named exports only. */
 export { classify, type ClassifyOptions, type ClassifyReport, type TestRecord } from './api/classify.js';
 export { DEFAULT_STUN_SERVERS } from './api/default-servers.js';
+export { punch, explainPunch, readAssumedClassification, DEFAULT_ECHO_PORT, type PunchCommandOptions, type PunchReport, type LifetimeReport } from './api/punch.js';
+export { labUp, labDown, labExec, labIsUp, LAB_HOSTS, type LabUpOptions, type LabDescription } from './api/lab.js';
+export { LAB_PRESETS, findPreset, type LabPreset } from './lab/presets.js';
+export { LifetimeSearch, DEFAULT_LIFETIME_SEARCH, type LifetimeSearchConfig, type LifetimeResult, type LifetimeAction } from './diagnose/lifetime-search.js';
+export { EchoServerProtocol, type EchoServerConfig } from './protocol/echo-server.js';
+export { encodeEchoMessage, decodeEchoMessage, type EchoMessage, type ProbeVia } from './protocol/echo-messages.js';
 export { classifyNat, mappedAddressOf } from './diagnose/classify-nat.js';
 export type { BindingObservation, HairpinObservation, NatEvidence } from './diagnose/evidence.js';
 export type { Behaviour, NatVerdict, PortAllocation, Rfc3489Type } from './diagnose/verdict.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { CLI, randomPort, runNatscope, startService, type Service } from '../helpers/processes.js';
+import { CLI, randomPort, runCommand, runNatscope, startService, type Service } from '../helpers/processes.js';
 
 jest.setTimeout(60_000);
 
@@ -61,6 +61,54 @@ describe('natscope classify against natscope serve stun on loopback', () => {
     const run = await runNatscope(['classify', `127.0.0.1:${port}`, '--json', '--expect', 'nat=false']);
     expect(run.code).toBe(0);
     expect(server.child.exitCode).toBeNull();
+  });
+});
+
+describe('natscope punch against natscope serve echo on loopback', () => {
+  const echoPort = randomPort();
+  let echo: Service;
+  beforeAll(async () => {
+    echo = await startService(process.execPath, [CLI, 'serve', 'echo', '--address', '127.0.0.1', '--port', String(echoPort)], /listening on 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+/);
+  });
+  afterAll(async () => {
+    await echo?.stop();
+  });
+
+  it('punches, sees the other port get in, and reports holes still open at a 2 s bound', async () => {
+    const run = await runNatscope(['punch', `127.0.0.1:${echoPort}`, '--max-lifetime', '2', '--json', '--expect', 'punched=true']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ punched: true, alternatePortReachable: true, lifetime: null, sustainedLifetime: null, openAtBound: { lifetime: true, sustainedLifetime: true } });
+    // Still open at the first ladder age (4 s), beyond the 2 s bound: the keepalive is 80% of what was seen open.
+    const lowest = Math.min(report.search.lifetime.lowerMs, report.search.sustainedLifetime.lowerMs) / 1000;
+    expect(lowest).toBeGreaterThanOrEqual(2);
+    expect(report.keepaliveSeconds).toBe(Math.floor(0.8 * lowest));
+  });
+
+  it('is a plain UDP echo for anything else, and keeps going after garbage', async () => {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    for (let i = 0; i < 100; i += 1) socket.send(Buffer.concat([Buffer.from('NSE1'), randomBytes(60)]), echoPort, '127.0.0.1');
+    const reply = new Promise<Buffer>((resolve) => socket.once('message', (m) => resolve(m)));
+    socket.send(Buffer.from('hello natscope'), echoPort, '127.0.0.1');
+    expect((await reply).toString()).toBe('hello natscope');
+    socket.close();
+    expect(echo.child.exitCode).toBeNull();
+  });
+
+  it('exits 2 on bad punch flags', async () => {
+    const run = await runNatscope(['punch', '127.0.0.1', '--max-mappings', '3']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--max-mappings must be a whole number ≥ 8/);
+  });
+});
+
+describe('the library API', () => {
+  it("import { classify } from 'natscope' returns the same report as the CLI", async () => {
+    const script = `import { classify } from 'natscope'; const r = await classify({ servers: ['127.0.0.1:${port}'] }); console.log(JSON.stringify({ nat: r.nat, mapping: r.mapping, filtering: r.filtering, schema: r.schema }));`;
+    const run = await runCommand(process.execPath, ['--input-type=module', '-e', script]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ nat: false, mapping: 'endpoint-independent', filtering: 'endpoint-independent', schema: 'natscope.classify/1' });
   });
 });
 
