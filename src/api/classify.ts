@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { formatTransportAddress, type TransportAddress } from '../codec/transport-address.js';
 import { classifyNat } from '../diagnose/classify-nat.js';
 import type { BindingObservation, NatEvidence } from '../diagnose/evidence.js';
@@ -66,7 +67,6 @@ export interface ClassifyReport extends NatVerdict {
 
 /** Classifies the NAT between this host and the STUN servers (RFC 5780 §4). */
 export async function classify(options: ClassifyOptions = {}): Promise<ClassifyReport> {
-  const family = options.family === 6 ? 'IPv6' : 'IPv4';
   if (options.family !== undefined && options.family !== 4 && options.family !== 6) {
     throw new InvalidArgumentError(`family must be 4 or 6, not ${String(options.family)}`);
   }
@@ -75,6 +75,8 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
   const started = clock.nowMs();
   const named = options.servers !== undefined && options.servers.length > 0;
   const specs = (named ? options.servers! : DEFAULT_STUN_SERVERS).map((text) => parseHostPort(text, 3478));
+  // Servers given as IPv6 literals imply IPv6 unless the family is said.
+  const family = (options.family ?? (specs.every((s) => isIP(s.host) === 6) ? 6 : 4)) === 6 ? 'IPv6' : 'IPv4';
 
   options.onProgress?.(`resolving ${specs.length} server name${specs.length === 1 ? '' : 's'}`);
   const resolved = await Promise.allSettled(specs.map((spec) => resolveHost(spec, family)));

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { formatTransportAddress } from '../codec/transport-address.js';
 import type { LifetimeResult } from '../diagnose/lifetime-search.js';
 import { HostResolutionError, InvalidArgumentError } from '../errors.js';
@@ -79,13 +80,13 @@ export function readAssumedClassification(path: string): Pick<ClassifyReport, 'm
 
 /** Punches a hole to a natscope echo server and measures how long the NAT keeps it open. */
 export async function punch(options: PunchCommandOptions): Promise<PunchReport> {
-  const family = options.family === 6 ? 'IPv6' : 'IPv4';
+  const spec = parseHostPort(options.server, DEFAULT_ECHO_PORT);
+  const family = (options.family ?? (isIP(spec.host) === 6 ? 6 : 4)) === 6 ? 'IPv6' : 'IPv4';
   const clock = options.clock ?? systemClock;
   const maxLifetimeSeconds = options.maxLifetimeSeconds ?? 600;
   if (!(maxLifetimeSeconds >= 1)) throw new InvalidArgumentError(`max lifetime must be at least 1 s, not ${maxLifetimeSeconds}`);
   const maxMappings = options.maxMappings ?? 64;
   if (!Number.isInteger(maxMappings) || maxMappings < 8) throw new InvalidArgumentError(`max mappings must be a whole number ≥ 8, not ${maxMappings}`);
-  const spec = parseHostPort(options.server, DEFAULT_ECHO_PORT);
   const addresses = await resolveHost(spec, family);
   const server = addresses[0];
   if (server === undefined) throw new HostResolutionError(spec.host, 'no address');

@@ -52,7 +52,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           .positional('servers', { type: 'string', array: true, describe: 'STUN servers as host[:port] (default port 3478); default: a built-in public list' })
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
           .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE: fail (exit 1) unless the report says so; repeatable' })
-          .option('family', { choices: [4, 6] as const, default: 4 as const, describe: 'IP version' })
+          .option('family', { choices: [4, 6] as const, describe: 'IP version (default 4, or 6 when the servers are IPv6 addresses)' })
           .option('rto', { type: 'number', describe: 'initial RTO in ms (RFC 8489 §6.2.1; default 500)' })
           .example('natscope classify', 'use the built-in public servers')
           .example('natscope classify 198.51.100.1 --json --expect mapping=endpoint-independent', 'assert in CI'),
@@ -60,7 +60,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
         if (args.rto !== undefined && !(args.rto > 0)) throw new ExitError(ExitCode.USAGE, `--rto must be a positive number of ms, not ${args.rto}`);
         const { exitCode, stdout } = await runClassifyCommand({
           servers: (args.servers ?? []).map(String),
-          family: args.family === 6 ? 6 : 4,
+          ...(args.family === undefined ? {} : { family: args.family === 6 ? 6 : 4 }),
           json: args.json,
           expect: args.expect.map(String),
           ...(args.rto === undefined ? {} : { rtoMs: args.rto }),
@@ -136,7 +136,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           .option('alt-port', { type: 'number', describe: "the server's alternate port (default: port + 1; 0 to skip)" })
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
           .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE, e.g. punched=true; repeatable' })
-          .option('family', { choices: [4, 6] as const, default: 4 as const })
+          .option('family', { choices: [4, 6] as const, describe: 'IP version (default 4, or 6 for an IPv6 address)' })
           .option('lifetime', { type: 'boolean', default: true, describe: 'measure the idle lifetime after one exchange (--no-lifetime to skip)' })
           .option('sustained', { type: 'boolean', default: true, describe: 'measure it after sustained two-way traffic (--no-sustained to skip)' })
           .option('max-lifetime', { type: 'number', default: 600, describe: 'seconds: stop and say "still open" beyond this' })
@@ -149,7 +149,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
         const { exitCode, stdout } = await runPunchCommand({
           server: String(args.server),
           alternatePort: altPort,
-          family: args.family === 6 ? 6 : 4,
+          ...(args.family === undefined ? {} : { family: args.family === 6 ? 6 : 4 }),
           json: args.json,
           expect: args.expect.map(String),
           lifetime: args.lifetime,

@@ -7,7 +7,7 @@ import { createProgress } from '../spinner.js';
 /** Normalised options of `natscope classify`. */
 export interface ClassifyCommandOptions {
   readonly servers: readonly string[];
-  readonly family: 4 | 6;
+  readonly family?: 4 | 6;
   readonly json: boolean;
   readonly expect: readonly string[];
   readonly rtoMs?: number;
@@ -36,7 +36,7 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
   try {
     report = await classify({
       servers: options.servers,
-      family: options.family,
+      ...(options.family === undefined ? {} : { family: options.family }),
       onProgress: (stage) => progress.update(stage),
       ...(options.rtoMs === undefined ? {} : { policy: { rtoMs: options.rtoMs } }),
     });

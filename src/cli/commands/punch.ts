@@ -7,7 +7,7 @@ import { createProgress } from '../spinner.js';
 export interface PunchCliOptions {
   readonly server: string;
   readonly alternatePort: number | null | undefined;
-  readonly family: 4 | 6;
+  readonly family?: 4 | 6;
   readonly json: boolean;
   readonly expect: readonly string[];
   readonly lifetime: boolean;
@@ -30,7 +30,7 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
     report = await punch({
       server: options.server,
       alternatePort: options.alternatePort,
-      family: options.family,
+      ...(options.family === undefined ? {} : { family: options.family }),
       measureLifetime: options.lifetime,
       measureSustained: options.sustained,
       maxLifetimeSeconds: options.maxLifetimeSeconds,
