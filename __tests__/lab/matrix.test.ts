@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { labDown, labUp } from '../../src/api/lab.js';
-import { LAB_PRESETS, type LabPreset } from '../../src/lab/presets.js';
+import { findPreset, LAB_PRESETS, type LabPreset } from '../../src/lab/presets.js';
 import { LAB } from '../../src/lab/topology.js';
 import { checkLabPrerequisites } from '../../src/platform/lab-runner.js';
 import { parseNatDiscovery, requireCoturn } from '../helpers/coturn.js';
@@ -9,7 +9,8 @@ import { CLI, runCommand, startService, type Service } from '../helpers/processe
 jest.setTimeout(300_000);
 
 // No skipping: without root, ip, nft or conntrack this suite fails with the reason (CI must be able to build the lab).
-const [SERVER_A, SERVER_B] = LAB.serverAddresses;
+const serversOf = (preset: LabPreset): readonly [string, string] => (preset.family === 6 ? LAB.serverAddresses6 : LAB.serverAddresses);
+const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 const NATSCOPE_PORT = 3478;
 const COTURN_PORT = 3490;
 
@@ -24,8 +25,8 @@ interface Report {
 
 const inClient = (argv: string[], timeoutMs = 120_000) => runCommand('ip', ['netns', 'exec', LAB.client[0], ...argv], timeoutMs);
 
-async function classifyInClient(port: number): Promise<Report> {
-  const run = await inClient([process.execPath, CLI, 'classify', `${SERVER_A}:${port}`, '--json']);
+async function classifyInClient(preset: LabPreset, port: number): Promise<Report> {
+  const run = await inClient([process.execPath, CLI, 'classify', hostPort(serversOf(preset)[0], port), '--json']);
   if (run.stdout.trim() === '') throw new Error(`classify printed nothing (exit ${run.code}): ${run.stderr}`);
   return JSON.parse(run.stdout) as Report;
 }
@@ -35,8 +36,9 @@ const truthOf = (preset: LabPreset, hairpinning: boolean | null) => ({ ...preset
 const defaultHairpinning = (preset: LabPreset): boolean | null => (preset.truth.nat === null ? null : preset.truth.nat === false);
 
 /** Starts natscope's and coturn's servers in the public host. */
-async function startServers(): Promise<Service[]> {
+async function startServers(preset: LabPreset): Promise<Service[]> {
   const inPublic = ['netns', 'exec', LAB.public];
+  const [SERVER_A, SERVER_B] = serversOf(preset);
   const natscope = await startService('ip', [...inPublic, process.execPath, CLI, 'serve', 'stun', '--address', SERVER_A, '--alt-address', SERVER_B, '--port', String(NATSCOPE_PORT), '--alt-port', String(NATSCOPE_PORT + 1)], /listening on/);
   const coturn = await startService(
     'ip',
@@ -59,7 +61,7 @@ describe.each(LAB_PRESETS.map((p) => [p.name, p] as const))('lab preset %s', (_n
   let servers: Service[] = [];
   beforeAll(async () => {
     labUp({ preset: preset.name });
-    servers = await startServers();
+    servers = await startServers(preset);
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -68,16 +70,16 @@ describe.each(LAB_PRESETS.map((p) => [p.name, p] as const))('lab preset %s', (_n
 
   it('natscope classify finds the ground truth, three runs in a row', async () => {
     for (let run = 0; run < 3; run += 1) {
-      expect(await classifyInClient(NATSCOPE_PORT)).toMatchObject(truthOf(preset, defaultHairpinning(preset)));
+      expect(await classifyInClient(preset, NATSCOPE_PORT)).toMatchObject(truthOf(preset, defaultHairpinning(preset)));
     }
   });
 
   it('natscope classify against coturn turnserver finds the ground truth', async () => {
-    expect(await classifyInClient(COTURN_PORT)).toMatchObject(truthOf(preset, defaultHairpinning(preset)));
+    expect(await classifyInClient(preset, COTURN_PORT)).toMatchObject(truthOf(preset, defaultHairpinning(preset)));
   });
 
   it('coturn turnutils_natdiscovery against natscope serve stun finds the ground truth', async () => {
-    const run = await inClient(['turnutils_natdiscovery', '-m', '-f', SERVER_A, '-p', String(NATSCOPE_PORT)], 120_000);
+    const run = await inClient(['turnutils_natdiscovery', '-m', '-f', serversOf(preset)[0], '-p', String(NATSCOPE_PORT)], 120_000);
     const found = parseNatDiscovery(run.stdout + run.stderr);
     if (preset.truth.nat === null) {
       expect(found).toEqual({});
@@ -96,7 +98,7 @@ describe.each(LAB_PRESETS.filter((p) => p.truth.nat !== null).map((p) => [p.name
   let servers: Service[] = [];
   beforeAll(async () => {
     labUp({ preset: preset.name, lossPercent: 20 });
-    servers = await startServers();
+    servers = await startServers(preset);
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -106,7 +108,7 @@ describe.each(LAB_PRESETS.filter((p) => p.truth.nat !== null).map((p) => [p.name
   it('is right or unknown in every run, never wrong, and conclusive in at least 90% of 10 runs', async () => {
     let conclusive = 0;
     for (let run = 0; run < 10; run += 1) {
-      const report = await classifyInClient(NATSCOPE_PORT);
+      const report = await classifyInClient(preset, NATSCOPE_PORT);
       for (const key of ['mapping', 'filtering', 'rfc3489'] as const) {
         if (report[key] !== 'unknown') expect({ key, value: report[key] }).toEqual({ key, value: preset.truth[key] });
       }
@@ -118,10 +120,11 @@ describe.each(LAB_PRESETS.filter((p) => p.truth.nat !== null).map((p) => [p.name
 });
 
 describe('lab hairpinning', () => {
+  const preset = findPreset('port-restricted-cone')!;
   let servers: Service[] = [];
   beforeAll(async () => {
-    labUp({ preset: 'port-restricted-cone', hairpin: true });
-    servers = await startServers();
+    labUp({ preset: preset.name, hairpin: true });
+    servers = await startServers(preset);
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -129,10 +132,10 @@ describe('lab hairpinning', () => {
   });
 
   it('finds hairpinning when the NAT hairpins', async () => {
-    expect(await classifyInClient(NATSCOPE_PORT)).toMatchObject({ hairpinning: true, rfc3489: 'port-restricted-cone' });
+    expect(await classifyInClient(preset, NATSCOPE_PORT)).toMatchObject({ hairpinning: true, rfc3489: 'port-restricted-cone' });
   });
 
   it('refuses --hairpin on a preset that does not preserve ports', () => {
-    expect(() => labUp({ preset: 'symmetric', hairpin: true })).toThrow(/--hairpin needs a NAT preset that preserves ports/);
+    expect(() => labUp({ preset: 'symmetric', hairpin: true })).toThrow(/--hairpin needs an IPv4 NAT preset that preserves ports/);
   });
 });

@@ -21,9 +21,11 @@ export interface LabUpOptions extends Omit<LabOptions, 'preset'> {
 /** What `labUp` built. */
 export interface LabDescription {
   readonly preset: string;
+  /** Where servers go, in the preset's IP version. */
   readonly servers: readonly string[];
   readonly natPublicAddresses: readonly string[];
   readonly clients: readonly string[];
+  readonly family: 4 | 6;
   readonly hosts: Readonly<Record<string, string>>;
 }
 
@@ -33,8 +35,8 @@ export function labUp(options: LabUpOptions): LabDescription {
   if (preset === undefined) {
     throw new LabError(`no lab preset "${options.preset}"; presets: ${LAB_PRESETS.map((p) => p.name).join(', ')}`);
   }
-  if (options.hairpin === true && (!preset.preservesPorts || preset.truth.nat !== true)) {
-    throw new LabError(`--hairpin needs a NAT preset that preserves ports (full-cone, restricted-cone, port-restricted-cone), not ${preset.name}`);
+  if (options.hairpin === true && (!preset.preservesPorts || preset.truth.nat !== true || preset.family !== 4)) {
+    throw new LabError(`--hairpin needs an IPv4 NAT preset that preserves ports (full-cone, restricted-cone, port-restricted-cone), not ${preset.name}`);
   }
   if (options.lossPercent !== undefined && !(options.lossPercent >= 0 && options.lossPercent < 100)) {
     throw new LabError(`loss must be 0-99 %, not ${options.lossPercent}`);
@@ -47,7 +49,7 @@ export function labUp(options: LabUpOptions): LabDescription {
     runLabCommands(teardownCommands());
     throw error;
   }
-  return describeLab(preset.name);
+  return describeLab(preset.name, preset.family);
 }
 
 /** Removes every lab namespace; safe to call when there is no lab. */
@@ -76,12 +78,14 @@ export function labExec(host: string, argv: readonly string[]): Promise<number> 
   });
 }
 
-function describeLab(preset: string): LabDescription {
+function describeLab(preset: string, family: 4 | 6): LabDescription {
+  const v6 = family === 6;
   return {
     preset,
-    servers: [...LAB.serverAddresses],
-    natPublicAddresses: [...LAB.natWan],
-    clients: [...LAB.clientAddress],
+    family,
+    servers: [...(v6 ? LAB.serverAddresses6 : LAB.serverAddresses)],
+    natPublicAddresses: [...(v6 ? LAB.natWan6 : LAB.natWan)],
+    clients: [...(v6 ? LAB.clientAddress6 : LAB.clientAddress)],
     hosts: LAB_HOSTS,
   };
 }

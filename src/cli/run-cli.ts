@@ -181,6 +181,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
             const lab = labUp({ preset: args.preset, udpTimeoutSeconds: args['udp-timeout'], udpStreamTimeoutSeconds: args['udp-stream-timeout'], lossPercent: args.loss, hairpin: args.hairpin });
             io.stdout(`lab up: ${lab.preset}; STUN/echo servers go on ${lab.servers.join(' and ')} (host "public"); clients ${lab.clients.join(', ')} behind NATs ${lab.natPublicAddresses.join(', ')}`);
             io.stdout(`try: natscope lab exec public -- natscope serve stun --address ${lab.servers[0]} --alt-address ${lab.servers[1]}`);
+            if (lab.family === 6) io.stdout('this preset is about IPv6; the lab is dual-stack and leaves IPv4 routed');
             result.exitCode = ExitCode.OK;
           },
         )

@@ -12,6 +12,8 @@ export interface LabPreset {
   };
   /** Ports are kept (masquerade): hairpinning can be emulated with a port-preserving DNAT. */
   readonly preservesPorts: boolean;
+  /** The IP version the preset is about (the lab is dual-stack; IPv4 presets leave IPv6 routed, and the reverse). */
+  readonly family: 4 | 6;
 }
 
 const preset = (
@@ -22,7 +24,8 @@ const preset = (
   filtering: Behaviour,
   rfc3489: Rfc3489Type,
   preservesPorts: boolean,
-): LabPreset => ({ name, description, truth: { nat, mapping, filtering, rfc3489 }, preservesPorts });
+  family: 4 | 6 = 4,
+): LabPreset => ({ name, description, truth: { nat, mapping, filtering, rfc3489 }, preservesPorts, family });
 
 /** The presets, by the RFC 3489 / RFC 4787 names people look for. */
 export const LAB_PRESETS: readonly LabPreset[] = [
@@ -34,6 +37,8 @@ export const LAB_PRESETS: readonly LabPreset[] = [
   preset('address-dependent-mapping', 'per-destination-IP snat port ranges', true, 'address-dependent', 'address-and-port-dependent', 'symmetric', false),
   preset('symmetric', 'masquerade fully-random: a new port for every destination', true, 'address-and-port-dependent', 'address-and-port-dependent', 'symmetric', false),
   preset('udp-blocked', 'all UDP forwarded through the NAT is dropped', null, 'unknown', 'unknown', 'udp-blocked', true),
+  preset('ipv6-firewall-only', 'IPv6, no NAT, a stateful firewall drops unsolicited UDP', false, 'endpoint-independent', 'address-and-port-dependent', 'symmetric-firewall', true, 6),
+  preset('ipv6-nat66', 'IPv6 NAT66: ip6 masquerade', true, 'endpoint-independent', 'address-and-port-dependent', 'port-restricted-cone', true, 6),
 ];
 
 /** Finds a preset by name. */

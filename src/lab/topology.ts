@@ -10,6 +10,12 @@ export const LAB = {
   natLan: ['192.0.2.1', '198.51.100.1'] as const,
   clientAddress: ['192.0.2.10', '198.51.100.10'] as const,
   lanPrefix: ['192.0.2.0/24', '198.51.100.0/24'] as const,
+  // IPv6: the RFC 3849 documentation prefix, also only inside the namespaces.
+  serverAddresses6: ['2001:db8:1::1', '2001:db8:1::2'] as const,
+  natWan6: ['2001:db8:1::11', '2001:db8:1::12'] as const,
+  natLan6: ['2001:db8:2::1', '2001:db8:3::1'] as const,
+  clientAddress6: ['2001:db8:2::10', '2001:db8:3::10'] as const,
+  lanPrefix6: ['2001:db8:2::/64', '2001:db8:3::/64'] as const,
 } as const;
 
 /** Options of `lab up`. */
@@ -52,6 +58,9 @@ export function setupCommands(options: LabOptions): LabCommand[] {
   run(...inNs(LAB.public, 'ip', 'link', 'add', 'br0', 'type', 'bridge'));
   run(...inNs(LAB.public, 'ip', 'addr', 'add', `${LAB.serverAddresses[0]}/24`, 'dev', 'br0'));
   run(...inNs(LAB.public, 'ip', 'addr', 'add', `${LAB.serverAddresses[1]}/24`, 'dev', 'br0'));
+  // nodad: the addresses are usable at once (duplicate address detection would hold them back a second or two).
+  run(...inNs(LAB.public, 'ip', '-6', 'addr', 'add', `${LAB.serverAddresses6[0]}/64`, 'dev', 'br0', 'nodad'));
+  run(...inNs(LAB.public, 'ip', '-6', 'addr', 'add', `${LAB.serverAddresses6[1]}/64`, 'dev', 'br0', 'nodad'));
   run(...inNs(LAB.public, 'ip', 'link', 'set', 'br0', 'up'));
   for (const i of [0, 1] as const) {
     const nat = LAB.nat[i];
@@ -60,18 +69,24 @@ export function setupCommands(options: LabOptions): LabCommand[] {
     run(...inNs(LAB.public, 'ip', 'link', 'set', `nscp${i}`, 'master', 'br0', 'up'));
     run(...inNs(nat, 'ip', 'link', 'set', `nscw${i}`, 'name', 'wan0'));
     run(...inNs(nat, 'ip', 'addr', 'add', `${LAB.natWan[i]}/24`, 'dev', 'wan0'));
+    run(...inNs(nat, 'ip', '-6', 'addr', 'add', `${LAB.natWan6[i]}/64`, 'dev', 'wan0', 'nodad'));
     run(...inNs(nat, 'ip', 'link', 'set', 'wan0', 'up'));
     run('ip', 'link', 'add', `nscl${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `nscc${i}`, 'netns', client);
     run(...inNs(nat, 'ip', 'link', 'set', `nscl${i}`, 'name', 'lan0'));
     run(...inNs(nat, 'ip', 'addr', 'add', `${LAB.natLan[i]}/24`, 'dev', 'lan0'));
+    run(...inNs(nat, 'ip', '-6', 'addr', 'add', `${LAB.natLan6[i]}/64`, 'dev', 'lan0', 'nodad'));
     run(...inNs(nat, 'ip', 'link', 'set', 'lan0', 'up'));
     run(...inNs(client, 'ip', 'link', 'set', `nscc${i}`, 'name', 'eth0'));
     run(...inNs(client, 'ip', 'addr', 'add', `${LAB.clientAddress[i]}/24`, 'dev', 'eth0'));
     run(...inNs(client, 'ip', 'link', 'set', 'eth0', 'up'));
+    run(...inNs(client, 'ip', '-6', 'addr', 'add', `${LAB.clientAddress6[i]}/64`, 'dev', 'eth0', 'nodad'));
     run(...inNs(client, 'ip', 'route', 'add', 'default', 'via', LAB.natLan[i]));
+    run(...inNs(client, 'ip', '-6', 'route', 'add', 'default', 'via', LAB.natLan6[i]));
     // The public host routes the inside prefixes only for the routed presets (open internet, firewall only).
     run(...inNs(LAB.public, 'ip', 'route', 'add', LAB.lanPrefix[i], 'via', LAB.natWan[i]));
+    run(...inNs(LAB.public, 'ip', '-6', 'route', 'add', LAB.lanPrefix6[i], 'via', LAB.natWan6[i]));
     run(...inNs(nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'));
+    run(...inNs(nat, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'));
     commands.push({ argv: inNs(nat, 'nft', '-f', '-'), input: natRuleset(options, i) });
     // Conntrack timeouts are per network namespace (RFC 4787 REQ-5 asks for at least 2 minutes; Linux uses 30 s/120 s).
     run(...inNs(nat, 'sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${options.udpTimeoutSeconds ?? 30}`));
@@ -82,6 +97,24 @@ export function setupCommands(options: LabOptions): LabCommand[] {
 
 /** The nftables ruleset of NAT `i` for a preset (RFC 4787 behaviours built from netfilter). Pure. */
 export function natRuleset(options: LabOptions, i: 0 | 1): string {
+  return options.preset.family === 6 ? nat66Ruleset(options, i) : nat44Ruleset(options, i);
+}
+
+/** IPv6 presets: the same building blocks in an ip6 table; IPv4 is left routed. */
+function nat66Ruleset(options: LabOptions, i: 0 | 1): string {
+  const loss = options.lossPercent ?? 0;
+  const lines = ['table ip6 natscope6 {', '  chain forward {', '    type filter hook forward priority filter; policy accept;'];
+  if (loss > 0) lines.push(`    numgen random mod 100 < ${loss} drop`);
+  if (options.preset.name === 'ipv6-firewall-only') {
+    lines.push('    iifname "wan0" ct state established,related accept', '    iifname "wan0" meta l4proto udp drop');
+  }
+  lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+  if (options.preset.name === 'ipv6-nat66') lines.push(`    oifname "wan0" ip6 saddr ${LAB.lanPrefix6[i]} masquerade`);
+  lines.push('  }', '}');
+  return `${lines.join('\n')}\n`;
+}
+
+function nat44Ruleset(options: LabOptions, i: 0 | 1): string {
   const { preset } = options;
   const wan = LAB.natWan[i];
   const lanPrefix = LAB.lanPrefix[i];
