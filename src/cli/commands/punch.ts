@@ -37,8 +37,11 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
       maxMappings: options.maxMappings,
       ...(assume === undefined ? {} : { assume }),
       onProgress: (p) => {
-        const bracket = (name: string, b: { lowerMs: number; upperMs: number } | undefined): string =>
-          b === undefined ? '' : `; ${name} ${(b.lowerMs / 1000).toFixed(1)}–${Number.isFinite(b.upperMs) ? (b.upperMs / 1000).toFixed(1) : '?'} s`;
+        const bracket = (name: string, b: { lowerMs: number; upperMs: number } | undefined): string => {
+          if (b === undefined) return '';
+          const lower = (b.lowerMs / 1000).toFixed(1);
+          return Number.isFinite(b.upperMs) ? `; ${name} closes between ${lower} and ${(b.upperMs / 1000).toFixed(1)} s` : `; ${name} open at ${lower} s`;
+        };
         const bound = options.maxLifetimeSeconds * 1.25 + 5;
         const left = Math.max(0, bound - p.elapsedMs / 1000);
         progress.update(`${p.stage}: ${(p.elapsedMs / 1000).toFixed(0)} s${bracket('single', p.lifetime)}${bracket('sustained', p.sustained)}; at most ${left.toFixed(0)} s left`);
