@@ -96,6 +96,12 @@ describe('natscope punch against natscope serve echo on loopback', () => {
     expect(echo.child.exitCode).toBeNull();
   });
 
+  it('classifies first with --classify and explains with it', async () => {
+    const run = await runNatscope(['punch', `127.0.0.1:${echoPort}`, '--classify', `127.0.0.1:${port}`, '--no-lifetime', '--no-sustained', '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ punched: true, classification: { rfc3489: 'open-internet', mapping: 'endpoint-independent' } });
+  });
+
   it('exits 2 on bad punch flags', async () => {
     const run = await runNatscope(['punch', '127.0.0.1', '--max-mappings', '3']);
     expect(run.code).toBe(2);

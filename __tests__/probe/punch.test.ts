@@ -9,7 +9,7 @@ import { VirtualNetwork, type SimulatedNatConfig } from '../helpers/virtual-netw
 const SERVER_IP = '203.0.113.1';
 const CLIENT_IP = '192.0.2.10';
 
-async function punchThrough(nat: Omit<SimulatedNatConfig, 'publicIp' | 'insideIps'>, options: { maxLifetimeMs?: number; sustained?: boolean } = {}) {
+async function punchThrough(nat: Omit<SimulatedNatConfig, 'publicIp' | 'insideIps'>, options: { maxLifetimeMs?: number; sustained?: boolean; filtering?: boolean } = {}) {
   const clock = new FakeClock();
   const network = new VirtualNetwork(clock, { publicIp: '198.51.100.100', insideIps: [CLIENT_IP], ...nat }, 5);
   const echo = await runDatagramServer(new EchoServerProtocol({ address: SERVER_IP, port: 9199, alternatePort: 9200 }), clock, () => {}, network.host(SERVER_IP));
@@ -21,6 +21,7 @@ async function punchThrough(nat: Omit<SimulatedNatConfig, 'publicIp' | 'insideIp
       alternatePort: 9200,
       family: 'IPv4',
       measureSustained: options.sustained ?? false,
+      measureFilteringLifetime: options.filtering ?? false,
       search: { maxLifetimeMs: options.maxLifetimeMs ?? 600_000 },
     }),
     5_000_000,
@@ -55,6 +56,20 @@ describe('punchAndMeasure over a simulated NAT (fake clock)', () => {
     expect(evidence.sustainedLifetime?.upperMs).toBeGreaterThanOrEqual(9_950);
     expect(evidence.sustainedLifetime?.lowerMs).toBeLessThanOrEqual(10_000);
     expect(peakMappings).toBeLessThanOrEqual(66);
+  });
+
+  it('measures how long the other port may get in when the filter lets it', async () => {
+    const { evidence } = await punchThrough({ mapping: 'endpoint-independent', filtering: 'address-dependent', mappingTimeoutMs: 20_000 }, { filtering: true });
+    expect(evidence.alternatePortReachable).toBe(true);
+    expect(evidence.filteringLifetime?.lowerMs).toBeLessThanOrEqual(20_000);
+    expect(evidence.filteringLifetime?.upperMs).toBeGreaterThanOrEqual(19_950);
+    expect(evidence.filteringLifetime!.upperMs! - evidence.filteringLifetime!.lowerMs).toBeLessThanOrEqual(1000);
+  });
+
+  it('does not measure the other port when the filter drops it', async () => {
+    const { evidence } = await punchThrough({ mapping: 'endpoint-independent', filtering: 'address-and-port-dependent', mappingTimeoutMs: 5_000 }, { filtering: true });
+    expect(evidence.alternatePortReachable).toBe(false);
+    expect(evidence.filteringLifetime).toBeUndefined();
   });
 
   it('reports a hole still open at the bound', async () => {

@@ -8,7 +8,7 @@ import { parseHostPort, resolveHost } from '../platform/resolve-host.js';
 import { systemClock } from '../platform/system-clock.js';
 import type { Clock, UdpNetwork } from '../probe/ports.js';
 import { punchAndMeasure, type PunchProgress } from '../probe/punch.js';
-import type { ClassifyReport } from './classify.js';
+import { classify, type ClassifyReport } from './classify.js';
 
 /** The echo server's default port. */
 export const DEFAULT_ECHO_PORT = 9199;
@@ -22,6 +22,10 @@ export interface PunchCommandOptions {
   readonly family?: 4 | 6;
   readonly measureLifetime?: boolean;
   readonly measureSustained?: boolean;
+  /** Also measure how long the server's other port may get in (only when it gets in at all). */
+  readonly measureFilteringLifetime?: boolean;
+  /** Classify first against this RFC 5780 STUN server ("host[:port]") and explain the outcome with it. */
+  readonly classifyWith?: string;
   /** Bound of the lifetime search, seconds; default 600. */
   readonly maxLifetimeSeconds?: number;
   /** Most mappings held at once; default 64. */
@@ -53,12 +57,16 @@ export interface PunchReport {
   readonly lifetime: LifetimeReport | null;
   /** Idle lifetime after sustained two-way traffic. */
   readonly sustainedLifetime: LifetimeReport | null;
+  /** How long after the punch the server's other port may still get in (--filtering-lifetime); null otherwise. */
+  readonly filteringLifetime: LifetimeReport | null;
+  /** The classification used to explain the outcome (from --assume or --classify), if any. */
+  readonly classification: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'> | null;
   /** True when a hole was still open at --max-lifetime (then the lifetime is null). */
   readonly openAtBound: { readonly lifetime: boolean; readonly sustainedLifetime: boolean };
   readonly maxLifetimeSeconds: number;
   /** A safe keepalive interval: 80% of the shortest lower bound, at least 1 s. */
   readonly keepaliveSeconds: number | null;
-  readonly search: { readonly lifetime: LifetimeResult | null; readonly sustainedLifetime: LifetimeResult | null };
+  readonly search: { readonly lifetime: LifetimeResult | null; readonly sustainedLifetime: LifetimeResult | null; readonly filteringLifetime: LifetimeResult | null };
   readonly explanation: string;
   readonly durationMs: number;
 }
@@ -92,6 +100,11 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
   if (server === undefined) throw new HostResolutionError(spec.host, 'no address');
   const alternatePort = options.alternatePort === null ? undefined : (options.alternatePort ?? server.port + 1);
   const started = clock.nowMs();
+  let assume = options.assume;
+  if (assume === undefined && options.classifyWith !== undefined) {
+    const classified = await classify({ servers: [options.classifyWith], family: family === 'IPv6' ? 6 : 4, ...(options.network === undefined ? {} : { network: options.network }), clock });
+    assume = { mapping: classified.mapping, filtering: classified.filtering, rfc3489: classified.rfc3489 };
+  }
   const evidence = await punchAndMeasure({
     network: options.network ?? nodeUdpNetwork,
     clock,
@@ -100,6 +113,7 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
     family,
     measureLifetime: options.measureLifetime ?? true,
     measureSustained: options.measureSustained ?? true,
+    measureFilteringLifetime: options.measureFilteringLifetime ?? false,
     search: { maxLifetimeMs: maxLifetimeSeconds * 1000, maxSockets: maxMappings },
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
@@ -117,13 +131,15 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
     alternatePortReachable: evidence.alternatePortReachable,
     lifetime,
     sustainedLifetime,
+    filteringLifetime: toReport(evidence.filteringLifetime),
+    classification: assume ?? null,
     openAtBound: { lifetime: evidence.lifetime?.upperMs === null, sustainedLifetime: evidence.sustainedLifetime?.upperMs === null },
     maxLifetimeSeconds,
     keepaliveSeconds,
-    search: { lifetime: evidence.lifetime ?? null, sustainedLifetime: evidence.sustainedLifetime ?? null },
+    search: { lifetime: evidence.lifetime ?? null, sustainedLifetime: evidence.sustainedLifetime ?? null, filteringLifetime: evidence.filteringLifetime ?? null },
     durationMs: Math.round(clock.nowMs() - started),
   };
-  return { ...report, explanation: explainPunch(report, options.assume) };
+  return { ...report, explanation: explainPunch(report, assume) };
 }
 
 function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
@@ -148,6 +164,9 @@ export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: 
   };
   describe('after a single exchange', report.lifetime, report.openAtBound.lifetime);
   describe('after sustained two-way traffic', report.sustainedLifetime, report.openAtBound.sustainedLifetime);
+  if (report.filteringLifetime !== null) {
+    lines.push(`The server's other port could still get in for ${report.filteringLifetime.lowerSeconds}–${report.filteringLifetime.upperSeconds} s of idleness.`);
+  }
   if (report.keepaliveSeconds !== null) lines.push(`Send a keepalive at least every ${report.keepaliveSeconds} s to keep holes open.`);
   if (assume !== undefined) {
     if (assume.mapping === 'endpoint-independent') {

@@ -141,7 +141,10 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           .option('sustained', { type: 'boolean', default: true, describe: 'measure it after sustained two-way traffic (--no-sustained to skip)' })
           .option('max-lifetime', { type: 'number', default: 600, describe: 'seconds: stop and say "still open" beyond this' })
           .option('max-mappings', { type: 'number', default: 64, describe: 'most NAT mappings held at once (a carrier NAT port quota)' })
-          .option('assume', { type: 'string', describe: 'a classify --json report, to explain the outcome' }),
+          .option('assume', { type: 'string', describe: 'a classify --json report, to explain the outcome' })
+          .option('classify', { type: 'string', describe: 'classify first against this RFC 5780 STUN server (host[:port]) to explain the outcome' })
+          .option('filtering-lifetime', { type: 'boolean', default: false, describe: "also measure how long the server's other port may get in (after the other searches)" })
+          .conflicts('assume', 'classify'),
       async (args) => {
         const altPort = args['alt-port'] === undefined ? undefined : args['alt-port'] === 0 ? null : port('alt-port')(args['alt-port']);
         if (!(args['max-lifetime'] >= 1)) throw new ExitError(ExitCode.USAGE, `--max-lifetime must be at least 1 s, not ${args['max-lifetime']}`);
@@ -157,6 +160,8 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           maxLifetimeSeconds: args['max-lifetime'],
           maxMappings: args['max-mappings'],
           ...(args.assume === undefined ? {} : { assume: args.assume }),
+          ...(args.classify === undefined ? {} : { classifyWith: args.classify }),
+          filteringLifetime: args['filtering-lifetime'],
         });
         io.stdout(stdout);
         result.exitCode = exitCode;

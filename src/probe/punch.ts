@@ -2,6 +2,7 @@ import { formatTransportAddress, type TransportAddress } from '../codec/transpor
 import { LifetimeSearch, type LifetimeResult, type LifetimeSearchConfig } from '../diagnose/lifetime-search.js';
 import { DEFAULT_RTO_BOUNDS, RtoEstimator } from '../protocol/rto-estimator.js';
 import { RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from '../protocol/transaction.js';
+import type { ProbeVia } from '../protocol/echo-messages.js';
 import { EchoClient, type Registration } from './echo-client.js';
 import type { Clock, UdpNetwork } from './ports.js';
 
@@ -18,6 +19,11 @@ export interface PunchOptions {
   /** Measure the idle lifetime of a hole after one exchange, and after sustained two-way traffic. */
   readonly measureLifetime?: boolean;
   readonly measureSustained?: boolean;
+  /**
+   * Also measure how long the filter keeps letting in the server's *other* port (after the other searches, with
+   * the whole quota); only when that port got in at all (endpoint-independent or address-dependent filtering).
+   */
+  readonly measureFilteringLifetime?: boolean;
   readonly search?: Partial<LifetimeSearchConfig>;
   /** Two-way traffic before a "sustained" hole goes idle (Linux needs more than 2 s to call a flow a stream). */
   readonly sustainedTrafficMs?: number;
@@ -30,6 +36,7 @@ export interface PunchProgress {
   readonly elapsedMs: number;
   readonly lifetime?: { readonly lowerMs: number; readonly upperMs: number };
   readonly sustained?: { readonly lowerMs: number; readonly upperMs: number };
+  readonly filtering?: { readonly lowerMs: number; readonly upperMs: number };
 }
 
 /** What the punch found. */
@@ -42,6 +49,7 @@ export interface PunchEvidence {
   readonly alternatePortReachable: boolean | null;
   readonly lifetime?: LifetimeResult;
   readonly sustainedLifetime?: LifetimeResult;
+  readonly filteringLifetime?: LifetimeResult;
 }
 
 /** Punches a hole to the echo server, confirms it, and measures how long it stays open when idle. */
@@ -78,16 +86,20 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
     const quota = options.search?.maxSockets ?? 64;
     const both = (options.measureLifetime ?? true) && (options.measureSustained ?? true);
     const searchConfig = { ...options.search, maxSockets: both ? Math.floor(quota / 2) : quota };
-    const brackets: { lifetime?: { lowerMs: number; upperMs: number }; sustained?: { lowerMs: number; upperMs: number } } = {};
+    const brackets: { lifetime?: { lowerMs: number; upperMs: number }; sustained?: { lowerMs: number; upperMs: number }; filtering?: { lowerMs: number; upperMs: number } } = {};
     const report = (): void => progress('measuring how long the hole stays open', brackets);
     const [lifetime, sustainedLifetime] = await Promise.all([
       options.measureLifetime ?? true
-        ? runLifetimeSearch({ clock, open, control, policy, config: searchConfig, sustainedTrafficMs: 0, onBracket: (b) => ((brackets.lifetime = b), report()) })
+        ? runLifetimeSearch({ clock, open, control, policy, config: searchConfig, sustainedTrafficMs: 0, via: 'same', onBracket: (b) => ((brackets.lifetime = b), report()) })
         : undefined,
       options.measureSustained ?? true
-        ? runLifetimeSearch({ clock, open, control, policy, config: searchConfig, sustainedTrafficMs: options.sustainedTrafficMs ?? 3000, onBracket: (b) => ((brackets.sustained = b), report()) })
+        ? runLifetimeSearch({ clock, open, control, policy, config: searchConfig, sustainedTrafficMs: options.sustainedTrafficMs ?? 3000, via: 'same', onBracket: (b) => ((brackets.sustained = b), report()) })
         : undefined,
     ]);
+    const filteringLifetime =
+      options.measureFilteringLifetime === true && alternatePortReachable === true
+        ? await runLifetimeSearch({ clock, open, control, policy, config: { ...options.search, maxSockets: quota }, sustainedTrafficMs: 0, via: 'alternate-port', onBracket: (b) => ((brackets.filtering = b), progress('measuring how long the other port may get in', brackets)) })
+        : undefined;
     return {
       punched: true,
       mappedAddress: registration.observed,
@@ -96,6 +108,7 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
       alternatePortReachable,
       ...(lifetime === undefined ? {} : { lifetime }),
       ...(sustainedLifetime === undefined ? {} : { sustainedLifetime }),
+      ...(filteringLifetime === undefined ? {} : { filteringLifetime }),
     };
   } finally {
     punchClient.close();
@@ -110,6 +123,8 @@ interface SearchRun {
   readonly policy: RetransmissionPolicy;
   readonly config: Partial<LifetimeSearchConfig>;
   readonly sustainedTrafficMs: number;
+  /** Which server socket probes the holes: the one they were punched to, or its other port (filtering). */
+  readonly via: ProbeVia;
   readonly onBracket: (bracket: { lowerMs: number; upperMs: number }) => void;
 }
 
@@ -192,7 +207,7 @@ function runLifetimeSearch(run: SearchRun): Promise<LifetimeResult> {
         search.readLost(id);
         return;
       }
-      const ack = await control.requestProbe(policy, entry.registration, 'same', 0);
+      const ack = await control.requestProbe(policy, entry.registration, run.via, 0);
       if (ack === undefined || !ack.accepted) {
         drop();
         search.readLost(id);

@@ -15,6 +15,8 @@ export interface PunchCliOptions {
   readonly maxLifetimeSeconds: number;
   readonly maxMappings: number;
   readonly assume?: string;
+  readonly classifyWith?: string;
+  readonly filteringLifetime: boolean;
 }
 
 /** The keys --expect accepts for punch. */
@@ -36,6 +38,8 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
       maxLifetimeSeconds: options.maxLifetimeSeconds,
       maxMappings: options.maxMappings,
       ...(assume === undefined ? {} : { assume }),
+      ...(options.classifyWith === undefined ? {} : { classifyWith: options.classifyWith }),
+      measureFilteringLifetime: options.filteringLifetime,
       onProgress: (p) => {
         const bracket = (name: string, b: { lowerMs: number; upperMs: number } | undefined): string => {
           if (b === undefined) return '';
@@ -44,7 +48,7 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
         };
         const bound = options.maxLifetimeSeconds * 1.25 + 5;
         const left = Math.max(0, bound - p.elapsedMs / 1000);
-        progress.update(`${p.stage}: ${(p.elapsedMs / 1000).toFixed(0)} s${bracket('single', p.lifetime)}${bracket('sustained', p.sustained)}; at most ${left.toFixed(0)} s left`);
+        progress.update(`${p.stage}: ${(p.elapsedMs / 1000).toFixed(0)} s${bracket('single', p.lifetime)}${bracket('sustained', p.sustained)}${bracket('other port', p.filtering)}; at most ${left.toFixed(0)} s left`);
       },
     });
   } finally {
@@ -62,6 +66,8 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
     { 'Other server port gets in': [report.alternatePortReachable === null ? 'not tested' : report.alternatePortReachable ? 'yes' : 'no'] },
     { 'Idle lifetime (one exchange)': [life(report.lifetime, report.openAtBound.lifetime)] },
     { 'Idle lifetime (sustained)': [life(report.sustainedLifetime, report.openAtBound.sustainedLifetime)] },
+    ...(report.filteringLifetime === null ? [] : [{ 'Other port may get in for': [`${report.filteringLifetime.seconds} s (between ${report.filteringLifetime.lowerSeconds} and ${report.filteringLifetime.upperSeconds} s)`] }]),
+    ...(report.classification === null ? [] : [{ 'Classified as': [`${report.classification.rfc3489} (mapping ${report.classification.mapping}, filtering ${report.classification.filtering})`] }]),
     { 'Keepalive every': [report.keepaliveSeconds === null ? 'n/a' : `${report.keepaliveSeconds} s`] },
     { Took: [`${(report.durationMs / 1000).toFixed(1)} s`] },
   );
