@@ -19,7 +19,7 @@ export interface LifetimeSearchConfig {
   readonly minOpenSpacingMs?: number;
   /** Ladder ratio: each ladder read tests an age this much above the last (the time target is 1.25 L + 5 s). */
   readonly ladderRatio?: number;
-  /** Share of the quota the ladder may retire on its way up. */
+  /** The most of the quota the ladder pool may take (each open ladder read retires a mapping). */
   readonly ladderShare?: number;
   /** Staggered openings are spaced by elapsed time × this (a socket opened at t serves brackets near 6t). */
   readonly openSpacingRatio?: number;
@@ -84,7 +84,6 @@ export class LifetimeSearch {
   private peak = 0;
   private finished: LifetimeResult | undefined;
   private retired: number[] = [];
-  private ladderReads = 0;
   /** When each read-open socket was retired: its mapping lives on in the NAT and counts against the quota. */
   private retiredAtMs: number[] = [];
 
@@ -145,11 +144,7 @@ export class LifetimeSearch {
       this.retired.push(socketId);
       this.retiredAtMs.push(atMs);
       this.lowerMs = Math.max(this.lowerMs, ageMs);
-      if (this.upperMs === Infinity) {
-        // Spend the ladder's share of the quota evenly in log-age up to the bound: each open read retires a mapping.
-        this.ladderReads += 1;
-        this.nextLadderAgeMs = this.nextLadderAge(ageMs);
-      }
+      if (this.upperMs === Infinity) this.nextLadderAgeMs = this.nextLadderAge(ageMs);
     } else {
       this.upperMs = Math.min(this.upperMs, ageMs);
     }
