@@ -22,22 +22,6 @@ export class StunEncodeError extends NatscopeError {
   }
 }
 
-/** A STUN transaction saw no response before its RFC 8489 §6.2.1 timeout. */
-export class StunTimeoutError extends NatscopeError {
-  readonly destination: string;
-  readonly attempts: number;
-  readonly elapsedMs: number;
-  constructor(destination: string, attempts: number, elapsedMs: number) {
-    super(
-      'ERR_STUN_TIMEOUT',
-      `STUN Binding to ${destination} timed out after ${attempts} attempts (${(elapsedMs / 1000).toFixed(1)} s)`,
-    );
-    this.destination = destination;
-    this.attempts = attempts;
-    this.elapsedMs = elapsedMs;
-  }
-}
-
 /** A host name did not resolve to any address of the family asked for. */
 export class HostResolutionError extends NatscopeError {
   readonly host: string;
@@ -65,12 +49,5 @@ export class SocketError extends NatscopeError {
 export class LabError extends NatscopeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_LAB', message, options);
-  }
-}
-
-/** The operation was cancelled by its AbortSignal. */
-export class AbortedError extends NatscopeError {
-  constructor(what: string) {
-    super('ERR_ABORTED', `${what} was aborted`);
   }
 }

@@ -16,14 +16,13 @@ export { transportAddress, formatTransportAddress, type TransportAddress } from 
 export { ClientTransaction, RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from './protocol/transaction.js';
 export { StunServerProtocol, type StunServerConfig, type ServerAction } from './protocol/stun-server.js';
 export { runDatagramServer, type RunningServer } from './platform/udp-server.js';
+export type { DatagramAction } from './protocol/datagram-action.js';
 export {
   NatscopeError,
   StunDecodeError,
   StunEncodeError,
-  StunTimeoutError,
   HostResolutionError,
   InvalidArgumentError,
   SocketError,
   LabError,
-  AbortedError,
 } from './errors.js';

@@ -1,11 +1,8 @@
 import type { TransportAddress } from '../codec/transport-address.js';
 import type { Clock, UdpNetwork, UdpSocket } from '../probe/ports.js';
+import type { DatagramAction } from '../protocol/datagram-action.js';
 import { nodeUdpNetwork } from './node-udp.js';
 
-/** An action of a Sans-IO datagram server. */
-export type DatagramAction<K> =
-  | { readonly type: 'send'; readonly via: K; readonly to: TransportAddress; readonly bytes: Uint8Array }
-  | { readonly type: 'ignore'; readonly reason: string; readonly detail?: string };
 
 /** A Sans-IO server protocol: it names its sockets and maps datagrams (and, if it has timers, time) to actions. */
 export interface DatagramServerProtocol<K> {

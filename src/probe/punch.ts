@@ -44,7 +44,6 @@ export interface PunchEvidence {
   readonly punched: boolean;
   readonly mappedAddress?: TransportAddress;
   readonly rttMs?: number;
-  readonly attempts: number;
   /** A probe from the server's alternate port came in through the hole (null: not tested). */
   readonly alternatePortReachable: boolean | null;
   readonly lifetime?: LifetimeResult;
@@ -67,7 +66,7 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
   const control = await open();
   try {
     const registration = await punchClient.register(firstPolicy);
-    if (registration === undefined) return { punched: false, attempts: firstPolicy.rc, alternatePortReachable: null };
+    if (registration === undefined) return { punched: false, alternatePortReachable: null };
     const estimator = new RtoEstimator(DEFAULT_RTO_BOUNDS);
     if (registration.rttMs !== undefined) estimator.observe(registration.rttMs);
     const policy = estimator.adapt(firstPolicy);
@@ -104,7 +103,6 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
       punched: true,
       mappedAddress: registration.observed,
       ...(registration.rttMs === undefined ? {} : { rttMs: registration.rttMs }),
-      attempts: 1,
       alternatePortReachable,
       ...(lifetime === undefined ? {} : { lifetime }),
       ...(sustainedLifetime === undefined ? {} : { sustainedLifetime }),

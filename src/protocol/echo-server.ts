@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { formatTransportAddress, transportAddress, type TransportAddress } from '../codec/transport-address.js';
 import { NatscopeError } from '../errors.js';
 import { decodeEchoMessage, encodeEchoMessage, isEchoControl, type ProbeVia } from './echo-messages.js';
+import type { DatagramAction } from './datagram-action.js';
 import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
 import type { ServerSocketKey } from './stun-server.js';
 
@@ -36,9 +37,7 @@ export const DEFAULT_ECHO_LIMITS = {
   probeCopies: 2,
 } as const;
 
-type Action =
-  | { readonly type: 'send'; readonly via: ServerSocketKey; readonly to: TransportAddress; readonly bytes: Uint8Array }
-  | { readonly type: 'ignore'; readonly reason: string };
+type Action = DatagramAction<ServerSocketKey>;
 
 interface Registration {
   readonly address: TransportAddress;

@@ -3,6 +3,7 @@ import { decodeStunMessage, looksLikeStun, type StunMessage } from '../codec/dec
 import { encodeBindingErrorResponse, encodeBindingSuccessResponse } from '../codec/encode.js';
 import { transportAddress, type TransportAddress } from '../codec/transport-address.js';
 import { NatscopeError } from '../errors.js';
+import type { DatagramAction } from './datagram-action.js';
 import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
 
 /** Which of the server's (up to) four sockets: RFC 5780 §3's primary/alternate address × primary/alternate port. */
@@ -29,9 +30,9 @@ export interface StunServerConfig {
 /** Why a datagram got no answer. */
 export type IgnoreReason = 'rate-limited' | 'not-stun' | 'malformed' | 'not-a-binding-request' | 'bad-response-port';
 
-/** What the socket layer must do with a datagram. */
+/** What the socket layer must do with a datagram (a DatagramAction whose ignore reasons are known). */
 export type ServerAction =
-  | { readonly type: 'send'; readonly via: ServerSocketKey; readonly to: TransportAddress; readonly bytes: Uint8Array }
+  | Extract<DatagramAction<ServerSocketKey>, { type: 'send' }>
   | { readonly type: 'ignore'; readonly reason: IgnoreReason; readonly detail?: string };
 
 /**

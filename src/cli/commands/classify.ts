@@ -1,6 +1,5 @@
 import { classify, type ClassifyReport } from '../../api/classify.js';
 import { checkExpectations, exitCodeFor, parseExpectations, type ExpectationResult } from '../expect.js';
-import { ExitCode } from '../exit-codes.js';
 import { renderClassifyText } from '../render/classify-text.js';
 import { createProgress } from '../spinner.js';
 
@@ -55,4 +54,3 @@ function renderExpectations(results: readonly ExpectationResult[]): string[] {
   );
 }
 
-export { ExitCode };
