@@ -1,10 +1,16 @@
 import type { LabPreset } from './presets.js';
 
+/**
+ * The lab's name prefix: namespaces and veth names start with it. NATSCOPE_LAB_ID (2-4 letters) lets two labs
+ * live side by side on one machine (parallel test runs); the default is "nsc".
+ */
+export const LAB_ID = /^[a-z]{2,4}$/.test(process.env.NATSCOPE_LAB_ID ?? '') ? (process.env.NATSCOPE_LAB_ID as string) : 'nsc';
+
 /** Names and addresses of the lab: documentation prefixes (RFC 5737) that exist only inside its namespaces. */
 export const LAB = {
-  public: 'nsc-pub',
-  nat: ['nsc-nat1', 'nsc-nat2'] as const,
-  client: ['nsc-client1', 'nsc-client2'] as const,
+  public: `${LAB_ID}-pub`,
+  nat: [`${LAB_ID}-nat1`, `${LAB_ID}-nat2`] as const,
+  client: [`${LAB_ID}-client1`, `${LAB_ID}-client2`] as const,
   serverAddresses: ['203.0.113.1', '203.0.113.2'] as const,
   natWan: ['203.0.113.11', '203.0.113.12'] as const,
   natLan: ['192.0.2.1', '198.51.100.1'] as const,
@@ -65,18 +71,18 @@ export function setupCommands(options: LabOptions): LabCommand[] {
   for (const i of [0, 1] as const) {
     const nat = LAB.nat[i];
     const client = LAB.client[i];
-    run('ip', 'link', 'add', `nscw${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `nscp${i}`, 'netns', LAB.public);
-    run(...inNs(LAB.public, 'ip', 'link', 'set', `nscp${i}`, 'master', 'br0', 'up'));
-    run(...inNs(nat, 'ip', 'link', 'set', `nscw${i}`, 'name', 'wan0'));
+    run('ip', 'link', 'add', `${LAB_ID}w${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `${LAB_ID}p${i}`, 'netns', LAB.public);
+    run(...inNs(LAB.public, 'ip', 'link', 'set', `${LAB_ID}p${i}`, 'master', 'br0', 'up'));
+    run(...inNs(nat, 'ip', 'link', 'set', `${LAB_ID}w${i}`, 'name', 'wan0'));
     run(...inNs(nat, 'ip', 'addr', 'add', `${LAB.natWan[i]}/24`, 'dev', 'wan0'));
     run(...inNs(nat, 'ip', '-6', 'addr', 'add', `${LAB.natWan6[i]}/64`, 'dev', 'wan0', 'nodad'));
     run(...inNs(nat, 'ip', 'link', 'set', 'wan0', 'up'));
-    run('ip', 'link', 'add', `nscl${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `nscc${i}`, 'netns', client);
-    run(...inNs(nat, 'ip', 'link', 'set', `nscl${i}`, 'name', 'lan0'));
+    run('ip', 'link', 'add', `${LAB_ID}l${i}`, 'netns', nat, 'type', 'veth', 'peer', 'name', `${LAB_ID}c${i}`, 'netns', client);
+    run(...inNs(nat, 'ip', 'link', 'set', `${LAB_ID}l${i}`, 'name', 'lan0'));
     run(...inNs(nat, 'ip', 'addr', 'add', `${LAB.natLan[i]}/24`, 'dev', 'lan0'));
     run(...inNs(nat, 'ip', '-6', 'addr', 'add', `${LAB.natLan6[i]}/64`, 'dev', 'lan0', 'nodad'));
     run(...inNs(nat, 'ip', 'link', 'set', 'lan0', 'up'));
-    run(...inNs(client, 'ip', 'link', 'set', `nscc${i}`, 'name', 'eth0'));
+    run(...inNs(client, 'ip', 'link', 'set', `${LAB_ID}c${i}`, 'name', 'eth0'));
     run(...inNs(client, 'ip', 'addr', 'add', `${LAB.clientAddress[i]}/24`, 'dev', 'eth0'));
     run(...inNs(client, 'ip', 'link', 'set', 'eth0', 'up'));
     run(...inNs(client, 'ip', '-6', 'addr', 'add', `${LAB.clientAddress6[i]}/64`, 'dev', 'eth0', 'nodad'));
