@@ -13,7 +13,12 @@ export const EchoMessageType = {
   PROBE_REQUEST: 3,
   PROBE_ACK: 4,
   PROBE: 5,
+  BUSY: 6,
 } as const;
+
+/** Why the server turned a control request away (BUSY): the client reports "server busy", never "blocked". */
+export type BusyReason = 'registrations-full' | 'source-limit' | 'rate-limited' | 'probes-full';
+const BUSY_REASONS: readonly BusyReason[] = ['registrations-full', 'source-limit', 'rate-limited', 'probes-full'];
 
 /** Which server socket a probe leaves from. */
 export type ProbeVia = 'same' | 'alternate-port' | 'alternate-address';
@@ -27,7 +32,9 @@ export type EchoMessage =
   | { readonly type: 'registered'; readonly token: Uint8Array; readonly cookie: Uint8Array; readonly observed: TransportAddress }
   | { readonly type: 'probe-request'; readonly token: Uint8Array; readonly cookie: Uint8Array; readonly via: ProbeVia; readonly delayMs: number; readonly nonce: Uint8Array }
   | { readonly type: 'probe-ack'; readonly token: Uint8Array; readonly nonce: Uint8Array; readonly accepted: boolean }
-  | { readonly type: 'probe'; readonly token: Uint8Array; readonly nonce: Uint8Array };
+  | { readonly type: 'probe'; readonly token: Uint8Array; readonly nonce: Uint8Array }
+  /** The answer to a REGISTER or PROBE_REQUEST the server refuses for lack of room: token of the request, a reason, and when to retry. */
+  | { readonly type: 'busy'; readonly token: Uint8Array; readonly reason: BusyReason; readonly retryAfterMs: number };
 
 const header = (type: number): Uint8Array => {
   const bytes = new Uint8Array(ECHO_MESSAGE_BYTES);
@@ -77,6 +84,13 @@ export function encodeEchoMessage(message: EchoMessage): Uint8Array {
       bytes.set(message.nonce.subarray(0, 8), 24);
       return bytes;
     }
+    case 'busy': {
+      const bytes = header(EchoMessageType.BUSY);
+      bytes.set(message.token.subarray(0, 16), 8);
+      bytes[24] = BUSY_REASONS.indexOf(message.reason);
+      new DataView(bytes.buffer).setUint32(25, Math.max(0, Math.round(message.retryAfterMs)));
+      return bytes;
+    }
   }
 }
 
@@ -109,6 +123,11 @@ export function decodeEchoMessage(bytes: Uint8Array): EchoMessage | undefined {
       return { type: 'probe-ack', token, nonce: slice(24, 8), accepted: view.getUint8(32) === 1 };
     case EchoMessageType.PROBE:
       return { type: 'probe', token, nonce: slice(24, 8) };
+    case EchoMessageType.BUSY: {
+      const reason = BUSY_REASONS[view.getUint8(24)];
+      if (reason === undefined) return undefined;
+      return { type: 'busy', token, reason, retryAfterMs: view.getUint32(25) };
+    }
     default:
       return undefined;
   }
