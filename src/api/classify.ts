@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
 import { formatTransportAddress, type TransportAddress } from '../codec/transport-address.js';
-import { classifyNat } from '../diagnose/classify-nat.js';
-import type { BindingObservation, NatEvidence } from '../diagnose/evidence.js';
+import { alternateAddressAttribute, classifyNat } from '../diagnose/classify-nat.js';
+import type { BindingObservation, NatEvidence, RejectionKind } from '../diagnose/evidence.js';
 import type { NatVerdict } from '../diagnose/verdict.js';
 import { HostResolutionError, InvalidArgumentError } from '../errors.js';
 import { nodeUdpNetwork } from '../platform/node-udp.js';
 import { parseHostPort, resolveHost } from '../platform/resolve-host.js';
 import { systemClock } from '../platform/system-clock.js';
-import { gatherNatEvidence } from '../probe/gather-nat-evidence.js';
+import { gatherNatEvidence, type GatherProgress } from '../probe/gather-nat-evidence.js';
 import type { Clock, UdpNetwork } from '../probe/ports.js';
 import type { RtoBounds } from '../protocol/rto-estimator.js';
 import { RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from '../protocol/transaction.js';
@@ -22,12 +22,16 @@ export interface ClassifyOptions {
   /** RFC 8489 §6.2.1 parameters of the first contact; default RTO 500 ms, Rc 7, Rm 16. */
   readonly policy?: Partial<RetransmissionPolicy>;
   readonly rtoBounds?: RtoBounds;
-  readonly onProgress?: (stage: string) => void;
+  /** Progress for a display: the phase, and during first contact the try, the tries in all and the seconds left. */
+  readonly onProgress?: (progress: ClassifyProgress) => void;
   /** Injected for tests; default node:dgram. */
   readonly network?: UdpNetwork;
   /** Injected for tests; default the system clock. */
   readonly clock?: Clock;
 }
+
+/** Where a classification is (see GatherProgress); `text` says it in words. */
+export type ClassifyProgress = GatherProgress;
 
 /** One test's evidence as reported in JSON: addresses as "ip:port" strings. */
 export interface TestRecord {
@@ -37,14 +41,22 @@ export interface TestRecord {
   readonly changeRequest: { readonly changeIp: boolean; readonly changePort: boolean } | null;
   readonly outcome: BindingObservation['outcome'];
   readonly attempts: number;
+  /** From the first request to the end of the test, ms to 0.1. */
   readonly elapsedMs: number;
+  /** Round trip of a test answered at the first try (Karn's rule), ms to 0.1; never more than elapsedMs. */
   readonly rttMs: number | null;
   readonly responseFrom: string | null;
   readonly xorMappedAddress: string | null;
   readonly mappedAddress: string | null;
   readonly otherAddress: string | null;
+  /** RFC 3489 CHANGED-ADDRESS, used as OTHER-ADDRESS when that is absent (RFC 5780 §7.4). */
+  readonly changedAddress: string | null;
   readonly responseOrigin: string | null;
   readonly errorCode: number | null;
+  /** The errno name of an ICMP error or failed send (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH), else null. */
+  readonly systemError: string | null;
+  /** Datagrams that arrived during the test but were not its answer, by kind (empty when none). */
+  readonly rejected: Readonly<Partial<Record<RejectionKind, number>>>;
 }
 
 /** What `classify` returns and `natscope classify --json` prints (schema "natscope.classify/1"). */
@@ -56,6 +68,11 @@ export interface ClassifyReport extends NatVerdict {
   readonly serverName: string | null;
   /** True when the server sent OTHER-ADDRESS (RFC 5780 §7.4). */
   readonly serverSupportsRfc5780: boolean | null;
+  /**
+   * Which attribute gave the server's alternate address for the behaviour tests: OTHER-ADDRESS, or RFC 3489's
+   * CHANGED-ADDRESS from an old server (RFC 5780 §7.4: the same meaning); null when neither came.
+   */
+  readonly alternateAddressFrom: 'OTHER-ADDRESS' | 'CHANGED-ADDRESS' | null;
   /** This host's address and port of the mapping test socket. */
   readonly localAddress: string | null;
   readonly durationMs: number;
@@ -78,7 +95,7 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
   // Servers given as IPv6 literals imply IPv6 unless the family is said.
   const family = (options.family ?? (specs.every((s) => isIP(s.host) === 6) ? 6 : 4)) === 6 ? 'IPv6' : 'IPv4';
 
-  options.onProgress?.(`resolving ${specs.length} server name${specs.length === 1 ? '' : 's'}`);
+  options.onProgress?.({ phase: 'resolving', text: `resolving ${specs.length} server name${specs.length === 1 ? '' : 's'}` });
   const resolved = await Promise.allSettled(specs.map((spec) => resolveHost(spec, family)));
   const names = new Map<string, string>();
   const servers: TransportAddress[] = [];
@@ -130,9 +147,12 @@ function buildReport(
   const server = evidence.mappingTestI?.outcome === 'response' ? evidence.mappingTestI.destination : undefined;
   const serverText = server === undefined ? null : formatTransportAddress(server);
   const serverName = serverText === null ? null : (names.get(serverText) ?? null);
+  const testI = evidence.mappingTestI;
+  // Test I to every server tried, the one the behaviour tests ran against first.
+  const contacts = evidence.firstContacts ?? [testI, ...(evidence.comparisons ?? [])];
   const observations = [
-    evidence.mappingTestI,
-    ...(evidence.comparisons ?? []),
+    testI,
+    ...contacts.filter((o) => o !== testI),
     evidence.mappingTestII,
     evidence.mappingTestIII,
     evidence.filteringTestII,
@@ -145,8 +165,9 @@ function buildReport(
     server: serverText,
     serverName: serverName !== null && serverName !== server?.address ? serverName : null,
     serverSupportsRfc5780: server === undefined ? null : evidence.mappingTestI?.otherAddress !== undefined,
+    alternateAddressFrom: server === undefined ? null : alternateAddressAttribute(evidence.mappingTestI),
     localAddress: local === undefined ? null : formatTransportAddress(local),
-    durationMs: Math.round(durationMs),
+    durationMs: roundTenth(durationMs),
     tests: observations.map(toRecord),
     hairpinTest: evidence.hairpinning === undefined ? null : { attempts: evidence.hairpinning.attempts, received: evidence.hairpinning.received },
     unreachableServers: (evidence.unreachable ?? []).map(formatTransportAddress),
@@ -163,13 +184,22 @@ function toRecord(o: BindingObservation): TestRecord {
     changeRequest: o.changeRequest ?? null,
     outcome: o.outcome,
     attempts: o.attempts,
-    elapsedMs: Math.round(o.elapsedMs * 10) / 10,
-    rttMs: o.rttMs === undefined ? null : Math.round(o.rttMs * 100) / 100,
+    elapsedMs: roundTenth(o.elapsedMs),
+    // Both rounded from the same clock reading: the round trip of a one-try test is its elapsed time at most.
+    rttMs: o.rttMs === undefined ? null : Math.min(roundTenth(o.rttMs), roundTenth(o.elapsedMs)),
     responseFrom: text(o.responseFrom),
     xorMappedAddress: text(o.xorMappedAddress),
     mappedAddress: text(o.mappedAddress),
     otherAddress: text(o.otherAddress),
+    changedAddress: text(o.changedAddress),
     responseOrigin: text(o.responseOrigin),
     errorCode: o.errorCode ?? null,
+    systemError: o.systemError ?? null,
+    rejected: o.rejected ?? {},
   };
+}
+
+/** Milliseconds as measured: performance.now() is good to about 0.1 ms here, so more digits are noise. */
+export function roundTenth(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

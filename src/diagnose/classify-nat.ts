@@ -1,5 +1,5 @@
 import { formatTransportAddress, sameIp, sameTransportAddress, type TransportAddress } from '../codec/transport-address.js';
-import type { BindingObservation, NatEvidence } from './evidence.js';
+import { BROKEN_ANSWER_KINDS, type BindingObservation, type NatEvidence, type RejectionKind } from './evidence.js';
 import { describePortAllocation } from './port-allocation.js';
 import type { Behaviour, NatVerdict, Rfc3489Type } from './verdict.js';
 
@@ -19,6 +19,14 @@ export function classifyNat(evidence: NatEvidence): NatVerdict {
   }
 
   const mapped = mappedAddressOf(testI);
+  const unusable = unusableMappedAddress(testI);
+  if (unusable !== undefined) {
+    // RFC 8489 §14.2: an address that cannot be the requester's is no evidence of a mapping.
+    reasons.nat = unusable;
+    reasons.mapping = `test I gave no usable mapped address: ${unusable}`;
+    reasons.filtering = 'not decided: test I gave no usable mapped address';
+    return { ...unknownVerdict(reasons, 'unknown', unusable) };
+  }
   const nat = note('nat', decideNat(testI, mapped, evidence.localAddresses));
   const mapping = note('mapping', decideMapping(evidence, testI, mapped, nat));
   const filtering = note('filtering', decideFiltering(evidence, testI));
@@ -42,39 +50,148 @@ export function classifyNat(evidence: NatEvidence): NatVerdict {
   };
 }
 
-/** XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS from an RFC 3489 server. */
+/**
+ * The usable mapped address of a response: XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS from an RFC 3489 server; undefined
+ * when there is none or it cannot be the requester's (see `unusableMappedAddress`).
+ */
 export function mappedAddressOf(observation: BindingObservation | undefined): TransportAddress | undefined {
-  return observation?.xorMappedAddress ?? observation?.mappedAddress;
+  if (observation === undefined || unusableMappedAddress(observation) !== undefined) return undefined;
+  return observation.xorMappedAddress ?? observation.mappedAddress;
+}
+
+/**
+ * Why a response's mapped address cannot be the requester's reflexive address, or undefined when it can be:
+ * another family than the request went over, port 0, the unspecified address, a multicast or broadcast address.
+ */
+export function unusableMappedAddress(observation: BindingObservation): string | undefined {
+  const mapped = observation.xorMappedAddress ?? observation.mappedAddress;
+  if (mapped === undefined) return undefined;
+  const who = `${formatTransportAddress(observation.responseFrom ?? observation.destination)} answered ${observation.test}`;
+  const family = (f: 'IPv4' | 'IPv6'): string => (f === 'IPv6' ? 'IPv6' : 'IPv4');
+  if (mapped.family !== observation.destination.family) {
+    return `${who} with an ${family(mapped.family)} address (${formatTransportAddress(mapped)}) to an ${family(observation.destination.family)} request`;
+  }
+  if (mapped.port === 0) return `${who} with port 0 (${formatTransportAddress(mapped)}), which no socket can have`;
+  if (mapped.address === '0.0.0.0' || mapped.address === '::') return `${who} with the unspecified address ${formatTransportAddress(mapped)}`;
+  const firstByte = Number(mapped.address.split('.')[0]);
+  if ((mapped.family === 'IPv4' && firstByte >= 224 && firstByte <= 239) || (mapped.family === 'IPv6' && /^ff/i.test(mapped.address))) {
+    return `${who} with the multicast address ${formatTransportAddress(mapped)}, which cannot be a sender's`;
+  }
+  if (mapped.address === '255.255.255.255') return `${who} with the broadcast address ${formatTransportAddress(mapped)}`;
+  return undefined;
+}
+
+/**
+ * The server's alternate address: OTHER-ADDRESS, or CHANGED-ADDRESS from an RFC 3489 server (RFC 5780 §7.4:
+ * OTHER-ADDRESS is CHANGED-ADDRESS renamed, with the same meaning).
+ */
+export function alternateAddressOf(observation: BindingObservation | undefined): TransportAddress | undefined {
+  return observation?.otherAddress ?? observation?.changedAddress;
+}
+
+/** Which attribute gave the server's alternate address, for the report. */
+export function alternateAddressAttribute(observation: BindingObservation | undefined): 'OTHER-ADDRESS' | 'CHANGED-ADDRESS' | null {
+  if (observation?.otherAddress !== undefined) return 'OTHER-ADDRESS';
+  if (observation?.changedAddress !== undefined) return 'CHANGED-ADDRESS';
+  return null;
+}
+
+function unknownVerdict(reasons: Record<string, string>, rfc3489: Rfc3489Type, reason: string): NatVerdict {
+  reasons.rfc3489 = reason;
+  return {
+    nat: null,
+    mapping: 'unknown',
+    filtering: 'unknown',
+    hairpinning: null,
+    algRewriting: null,
+    portPreservation: null,
+    portAllocation: { pattern: 'unknown', samples: [] },
+    rfc3489,
+    mappedAddress: null,
+    reasons,
+  };
+}
+
+const REJECTION_WORDS: Record<RejectionKind, string> = {
+  'wrong-transaction-id': 'wrong transaction ID',
+  'wrong-source': 'from another address than asked',
+  'malformed-stun': 'malformed STUN',
+  'not-stun': 'not STUN',
+  'echoed-request': 'our own request sent back',
+  stray: 'stray datagrams from elsewhere',
+};
+
+/** "wrong transaction ID ×7, malformed STUN ×1" */
+function rejectionsText(rejected: BindingObservation['rejected'], kinds: readonly RejectionKind[]): string {
+  return kinds
+    .filter((k) => (rejected?.[k] ?? 0) > 0)
+    .map((k) => `${REJECTION_WORDS[k]} ×${rejected?.[k] ?? 0}`)
+    .join(', ');
+}
+
+const brokenCount = (o: BindingObservation): number => BROKEN_ANSWER_KINDS.reduce((sum, k) => sum + (o.rejected?.[k] ?? 0), 0);
+
+/** True when a first contact saw nothing at all: no answer, no ICMP error, no failed send, no datagram. */
+function silent(o: BindingObservation): boolean {
+  return o.outcome === 'timeout' && brokenCount(o) === 0 && (o.rejected?.stray ?? 0) === 0;
+}
+
+const tries = (o: BindingObservation): string => `${o.attempts} tr${o.attempts === 1 ? 'y' : 'ies'}, ${(o.elapsedMs / 1000).toFixed(1)} s`;
+
+/** What one failed first contact shows, in words. */
+export function describeFailedContact(o: BindingObservation): string {
+  const server = formatTransportAddress(o.destination);
+  switch (o.outcome) {
+    case 'port-unreachable':
+      return `the host ${o.destination.address} answered that nothing listens on port ${o.destination.port} (ICMP port unreachable after ${tries(o)}): UDP gets out, but there is no STUN server at ${server}`;
+    case 'host-unreachable':
+      return `an ICMP error (${o.systemError ?? 'host unreachable'}) came back for ${server} after ${tries(o)}: a router says the host cannot be reached`;
+    case 'send-error': {
+      const meaning = o.systemError === 'ENETUNREACH' ? ' (no route to that network)' : o.systemError === 'EHOSTUNREACH' ? ' (no route to that host)' : o.systemError === 'EACCES' || o.systemError === 'EPERM' ? ' (a local firewall refused it)' : '';
+      return `this host could not send to ${server}: ${o.systemError ?? 'send failed'}${meaning}`;
+    }
+    case 'error-response':
+      return `${server} answered test I with error ${o.errorCode ?? '?'}`;
+    default:
+      break;
+  }
+  const notStun = (o.rejected?.['not-stun'] ?? 0) + (o.rejected?.['echoed-request'] ?? 0);
+  if (notStun > 0 && notStun >= brokenCount(o) - notStun) {
+    const echoed = (o.rejected?.['echoed-request'] ?? 0) > 0 ? ', it sent our request back' : '';
+    return `${server} answers UDP but not STUN (${rejectionsText(o.rejected, BROKEN_ANSWER_KINDS)}${echoed}): is it an echo server?`;
+  }
+  if (brokenCount(o) > 0) {
+    return `${server} answers, but its answers do not match the requests (${rejectionsText(o.rejected, BROKEN_ANSWER_KINDS)}): the server is broken or something rewrites its replies`;
+  }
+  const strays = o.rejected?.stray ?? 0;
+  return `no answer from ${server} after ${tries(o)}${strays > 0 ? `, though ${strays} stray datagram${strays === 1 ? '' : 's'} from elsewhere got in (so UDP is not blocked)` : ''}`;
 }
 
 function unreachableVerdict(evidence: NatEvidence, testI: BindingObservation | undefined, reasons: Record<string, string>): NatVerdict {
-  const unknown = (reason: string, rfc3489: Rfc3489Type): NatVerdict => {
-    reasons.rfc3489 = reason;
-    return {
-      nat: null,
-      mapping: 'unknown',
-      filtering: 'unknown',
-      hairpinning: null,
-      algRewriting: null,
-      portPreservation: null,
-      portAllocation: { pattern: 'unknown', samples: [] },
-      rfc3489,
-      mappedAddress: null,
+  const contacts = evidence.firstContacts ?? (testI === undefined ? [] : [testI]);
+  if (contacts.length === 0) return unknownVerdict(reasons, 'unknown', 'no STUN server was tried');
+  if (contacts.every(silent)) {
+    const ips = new Set(contacts.map((o) => o.destination.address));
+    const most = Math.max(...contacts.map((o) => o.attempts));
+    const seconds = Math.max(...contacts.map((o) => o.elapsedMs)) / 1000;
+    if (ips.size >= 2) {
+      // RFC 3489 §10.1: no answer to test I means UDP is blocked. With servers at two or more IPs silent and no ICMP
+      // error back, "every server is down" is the less likely story; the reason still says both.
+      return unknownVerdict(
+        reasons,
+        'udp-blocked',
+        `no answer and no ICMP error from ${contacts.length} STUN servers at ${ips.size} IP addresses after ${most} tries (${seconds.toFixed(1)} s): UDP is blocked, or every server is down`,
+      );
+    }
+    // One IP: a silent server and a blocked network look the same.
+    const names = contacts.map((o) => formatTransportAddress(o.destination)).join(', ');
+    return unknownVerdict(
       reasons,
-    };
-  };
-  if (testI?.outcome === 'error-response') {
-    return unknown(`${formatTransportAddress(testI.destination)} answered test I with error ${testI.errorCode ?? '?'}`, 'unknown');
+      'unknown',
+      `no answer from ${names} after ${most} tries (${seconds.toFixed(1)} s); a single server cannot tell a blocked network from a server that is down — pass a second server`,
+    );
   }
-  const tried = evidence.unreachable?.length ?? (testI === undefined ? 0 : 1);
-  if (tried === 0) return unknown('no STUN server was tried', 'unknown');
-  // RFC 3489 §10.1: no answer to test I means UDP is blocked (or every server is down: it cannot tell).
-  return unknown(
-    `no answer over UDP from ${tried} STUN server${tried === 1 ? '' : 's'}` +
-      (testI === undefined ? '' : ` after ${testI.attempts} attempts (${(testI.elapsedMs / 1000).toFixed(1)} s)`) +
-      ': UDP is blocked, or every server is down',
-    'udp-blocked',
-  );
+  return unknownVerdict(reasons, 'unknown', contacts.map(describeFailedContact).join('; '));
 }
 
 function decideNat(testI: BindingObservation, mapped: TransportAddress | undefined, localAddresses: readonly string[]): Decision<boolean | null> {
@@ -114,17 +231,17 @@ function decideMapping(
   if (mapped === undefined) return unknown('test I gave no mapped address');
   if (nat === false) return decided('endpoint-independent', 'no NAT: the address is not translated');
 
-  const other = testI.otherAddress;
+  const other = alternateAddressOf(testI);
   if (other === undefined) return decideMappingByComparison(evidence, testI, mapped);
   const primary = testI.responseFrom ?? testI.destination;
-  if (sameIp(other.address, primary.address) || other.port === primary.port) {
+  if (other.family !== primary.family || sameIp(other.address, primary.address) || other.port === primary.port) {
     return unknown(`the server's OTHER-ADDRESS ${formatTransportAddress(other)} does not differ from ${formatTransportAddress(primary)} in both IP and port`);
   }
   // RFC 5780 §4.3 test II: same socket, alternate IP, primary port.
   const testII = evidence.mappingTestII;
   const mappedII = mappedAddressOf(testII);
   if (testII === undefined || testII.outcome !== 'response' || mappedII === undefined) {
-    return unknown(`mapping test II to ${formatTransportAddress(testII?.destination ?? other)} got no usable response${attemptsText(testII)}`);
+    return unknown(`mapping test II to ${formatTransportAddress(testII?.destination ?? other)} got no usable response${attemptsText(testII)}${unusableText(testII)}`);
   }
   if (sameTransportAddress(mappedII, mapped)) {
     return decided('endpoint-independent', `the same mapping ${formatTransportAddress(mapped)} toward ${formatTransportAddress(primary)} and ${formatTransportAddress(testII.destination)}`);
@@ -133,7 +250,7 @@ function decideMapping(
   const testIII = evidence.mappingTestIII;
   const mappedIII = mappedAddressOf(testIII);
   if (testIII === undefined || testIII.outcome !== 'response' || mappedIII === undefined) {
-    return unknown(`test II mapped differently (${formatTransportAddress(mappedII)}) but mapping test III got no usable response${attemptsText(testIII)}`, false);
+    return unknown(`test II mapped differently (${formatTransportAddress(mappedII)}) but mapping test III got no usable response${attemptsText(testIII)}${unusableText(testIII)}`, false);
   }
   if (sameTransportAddress(mappedIII, mappedII)) {
     return decided('address-dependent', `a new mapping for a new IP (${formatTransportAddress(mappedII)}), kept for a new port on that IP`);
@@ -172,7 +289,10 @@ type FilteringProbe = 'answered' | 'silent' | { readonly limited: string };
 /** Reads one filtering test: did the answer come from where the CHANGE-REQUEST asked it to? */
 function readFilteringTest(observation: BindingObservation | undefined, expectedFrom: TransportAddress): FilteringProbe {
   if (observation === undefined) return { limited: 'the test was not run' };
-  if (observation.outcome === 'timeout') return 'silent';
+  if (observation.outcome === 'timeout' && brokenCount(observation) === 0) return 'silent';
+  if (observation.outcome !== 'response' && observation.outcome !== 'error-response') {
+    return { limited: `${observation.test}: ${describeFailedContact(observation)}` };
+  }
   if (observation.outcome === 'error-response') {
     return { limited: `the server answered CHANGE-REQUEST with error ${observation.errorCode ?? '?'}, so it cannot test filtering` };
   }
@@ -186,7 +306,7 @@ function readFilteringTest(observation: BindingObservation | undefined, expected
 }
 
 function decideFiltering(evidence: NatEvidence, testI: BindingObservation): Decision<Behaviour> {
-  const other = testI.otherAddress;
+  const other = alternateAddressOf(testI);
   if (other === undefined) {
     return { value: 'unknown', reason: 'filtering needs an RFC 5780 server (OTHER-ADDRESS and CHANGE-REQUEST); this one sent no OTHER-ADDRESS' };
   }
@@ -252,6 +372,11 @@ function decideRfc3489(nat: boolean | null, mapping: MappingDecision, filtering:
     default:
       return { value: 'unknown', reason: 'the filtering behaviour is unknown' };
   }
+}
+
+function unusableText(observation: BindingObservation | undefined): string {
+  const problem = observation === undefined ? undefined : unusableMappedAddress(observation);
+  return problem === undefined ? '' : `: ${problem}`;
 }
 
 function attemptsText(observation: BindingObservation | undefined): string {

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { transportAddress, type TransportAddress } from '../codec/transport-address.js';
 import { SocketError } from '../errors.js';
-import type { UdpNetwork, UdpSocket } from '../probe/ports.js';
+import type { UdpNetwork, UdpSocket, UdpSocketError } from '../probe/ports.js';
 
 /** Binds a node:dgram socket; rejects with SocketError naming the address. */
 export function bindUdpSocket(family: 'IPv4' | 'IPv6', address?: string, port = 0): Promise<UdpSocket> {
@@ -16,21 +16,53 @@ export function bindUdpSocket(family: 'IPv4' | 'IPv6', address?: string, port = 
     socket.once('error', onError);
     socket.bind({ address: host, port, exclusive: true }, () => {
       socket.off('error', onError);
-      // After bind, errors (ICMP port unreachable on Linux, for one) are lost packets, not crashes.
-      socket.on('error', () => {});
       const bound = socket.address();
       resolve(wrap(socket, transportAddress(bound.address, bound.port)));
     });
   });
 }
 
-function wrap(socket: Socket, local: TransportAddress): UdpSocket {
+/**
+ * Opens a UDP socket connected to `destination`. Linux reports ICMP port/host unreachable only on connected UDP
+ * sockets: node:dgram emits it as an 'error' event (ECONNREFUSED, EHOSTUNREACH; syscall "recvmsg") a moment after
+ * the send that caused it. A connect that fails at once (ENETUNREACH: no route) rejects with SocketError.
+ */
+export function connectUdpSocket(destination: TransportAddress): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = createSocket({ type: destination.family === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: destination.family === 'IPv6' });
+    const onError = (cause: Error): void => {
+      socket.close();
+      reject(new SocketError(`Cannot connect a UDP socket to ${destination.address}:${destination.port}: ${cause.message}`, { cause }));
+    };
+    socket.once('error', onError);
+    socket.connect(destination.port, destination.address, () => {
+      socket.off('error', onError);
+      const bound = socket.address();
+      resolve(wrap(socket, transportAddress(bound.address, bound.port), destination));
+    });
+  });
+}
+
+function wrap(socket: Socket, local: TransportAddress, connectedTo?: TransportAddress): UdpSocket {
   let closed = false;
+  // Errors after bind are evidence (ICMP unreachable, no route), never crashes: kept for whoever listens.
+  let errorReceiver: (error: UdpSocketError) => void = () => {};
+  const report = (cause: Error | null | undefined, to: TransportAddress | undefined, syscall?: string): void => {
+    if (cause === null || cause === undefined || closed) return;
+    const code = (cause as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    const icmp = ((cause as NodeJS.ErrnoException).syscall ?? syscall) === 'recvmsg' || (connectedTo !== undefined && code === 'ECONNREFUSED');
+    errorReceiver({ code, kind: icmp ? 'icmp' : 'send', ...(to === undefined ? {} : { to }) });
+  };
+  socket.on('error', (cause) => report(cause, connectedTo));
   return {
     local,
     send(bytes, to) {
       if (closed) return;
-      socket.send(bytes, to.port, to.address, () => {});
+      if (connectedTo !== undefined) socket.send(bytes, (error) => report(error, connectedTo, 'send'));
+      else socket.send(bytes, to.port, to.address, (error) => report(error, to, 'send'));
+    },
+    onError(receiver) {
+      errorReceiver = receiver;
     },
     onDatagram(receiver) {
       socket.removeAllListeners('message');
@@ -64,6 +96,7 @@ export const nodeUdpNetwork: UdpNetwork = {
   bind: bindUdpSocket,
   localAddresses: localInterfaceAddresses,
   routeSourceAddress: (destination) => routeSourceAddress(destination),
+  connect: connectUdpSocket,
 };
 
 /** The local IP the routing table picks toward `destination` (a connected UDP socket sends nothing). */

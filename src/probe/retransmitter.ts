@@ -30,11 +30,11 @@ export class Retransmitter {
     return this.transaction.startMs;
   }
 
-  /** Stops retransmitting: the answer came (or is no longer wanted). */
-  stop(): TransactionOutcome {
+  /** Stops retransmitting: the answer came (or is no longer wanted) at `nowMs` (default: now). */
+  stop(nowMs: number = this.clock.nowMs()): TransactionOutcome {
     this.done = true;
     this.cancelTimer();
-    return this.transaction.complete(this.clock.nowMs());
+    return this.transaction.complete(nowMs);
   }
 
   private drive(): void {

@@ -36,7 +36,7 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
     report = await classify({
       servers: options.servers,
       ...(options.family === undefined ? {} : { family: options.family }),
-      onProgress: (stage) => progress.update(stage),
+      onProgress: (p) => progress.update(p.text),
       ...(options.rtoMs === undefined ? {} : { policy: { rtoMs: options.rtoMs } }),
     });
   } finally {

@@ -50,7 +50,7 @@ export function renderClassifyText(report: ClassifyReport): string {
   const tests = new Table({ head: ['Test', 'From', 'To', 'Change', 'Result', 'Answered from', 'Mapped address', 'Tries'], style: { head: [], border: [] } });
   for (const t of report.tests) {
     const change = t.changeRequest === null ? '' : [t.changeRequest.changeIp ? 'IP' : '', t.changeRequest.changePort ? 'port' : ''].filter(Boolean).join('+');
-    const result = t.outcome === 'response' ? `answer${t.rttMs === null ? '' : ` ${t.rttMs} ms`}` : t.outcome === 'timeout' ? 'no answer' : `error ${t.errorCode ?? ''}`;
+    const result = t.outcome === 'response' ? `answer${t.rttMs === null ? '' : ` ${t.rttMs} ms`}` : t.outcome === 'timeout' ? 'no answer' : t.outcome === 'error-response' ? `error ${t.errorCode ?? ''}` : t.outcome;
     tests.push([t.test, t.local, t.destination, change, result, t.responseFrom ?? '', t.xorMappedAddress ?? t.mappedAddress ?? '', String(t.attempts)]);
   }
   if (report.hairpinTest !== null) {
