@@ -7,7 +7,9 @@ import { nodeUdpNetwork } from '../platform/node-udp.js';
 import { parseHostPort, resolveHost } from '../platform/resolve-host.js';
 import { systemClock } from '../platform/system-clock.js';
 import type { Clock, UdpNetwork } from '../probe/ports.js';
-import { punchAndMeasure, type PunchProgress } from '../probe/punch.js';
+import { punchAndMeasure, punchDeadlineMs, type MeasuredLifetime, type PunchProgress } from '../probe/punch.js';
+import { RFC8489_DEFAULT_POLICY } from '../protocol/transaction.js';
+import { roundTenth } from './classify.js';
 import { classify, type ClassifyReport } from './classify.js';
 
 /** The echo server's default port. */
@@ -48,8 +50,17 @@ export interface LifetimeReport {
 export interface PunchReport {
   readonly schema: 'natscope.punch/1';
   readonly server: string;
-  readonly punched: boolean;
+  /**
+   * True: the server answered through the hole. False: the server answered (another socket) but nothing came back
+   * through this hole — a negative answer. Null: the server was not reached, or was busy — see `reason`.
+   */
+  readonly punched: boolean | null;
+  /** Why the run is inconclusive (exit 3) or partial: not reached, busy, stopped answering, deadline; null when whole. */
+  readonly reason: string | null;
+  /** The echo server's BUSY refusal (reason, retry after), when it refused. */
+  readonly busy: { readonly reason: string; readonly retryAfterMs: number } | null;
   readonly mappedAddress: string | null;
+  /** Round trip of the first registration, ms to 0.1. */
   readonly rttMs: number | null;
   /** A probe from the server's other port got in through the hole (null: not tested). */
   readonly alternatePortReachable: boolean | null;
@@ -66,7 +77,10 @@ export interface PunchReport {
   readonly maxLifetimeSeconds: number;
   /** A safe keepalive interval: 80% of the shortest lower bound, at least 1 s. */
   readonly keepaliveSeconds: number | null;
-  readonly search: { readonly lifetime: LifetimeResult | null; readonly sustainedLifetime: LifetimeResult | null; readonly filteringLifetime: LifetimeResult | null };
+  /** Each search's raw result; `stoppedEarly` says why one ended before its tolerance (its bracket is then partial). */
+  readonly search: { readonly lifetime: MeasuredLifetime | null; readonly sustainedLifetime: MeasuredLifetime | null; readonly filteringLifetime: MeasuredLifetime | null };
+  /** The bound the run kept to, derived from --max-lifetime and --max-mappings (see README). */
+  readonly deadlineSeconds: number;
   readonly explanation: string;
   readonly durationMs: number;
 }
@@ -105,7 +119,17 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
     const classified = await classify({ servers: [options.classifyWith], family: family === 'IPv6' ? 6 : 4, ...(options.network === undefined ? {} : { network: options.network }), clock });
     assume = { mapping: classified.mapping, filtering: classified.filtering, rfc3489: classified.rfc3489 };
   }
+  const sustainedTrafficMs = 3000;
+  const deadlineMs = punchDeadlineMs({
+    maxLifetimeMs: maxLifetimeSeconds * 1000,
+    maxSockets: maxMappings,
+    sustainedTrafficMs: (options.measureSustained ?? true) ? sustainedTrafficMs : 0,
+    filtering: options.measureFilteringLifetime ?? false,
+    policy: RFC8489_DEFAULT_POLICY,
+  });
   const evidence = await punchAndMeasure({
+    deadlineMs,
+    sustainedTrafficMs,
     network: options.network ?? nodeUdpNetwork,
     clock,
     server,
@@ -119,27 +143,39 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
   });
   const lifetime = toReport(evidence.lifetime);
   const sustainedLifetime = toReport(evidence.sustainedLifetime);
-  const lowers = [evidence.lifetime, evidence.sustainedLifetime].filter((r): r is LifetimeResult => r !== undefined).map((r) => r.lowerMs / 1000);
+  const lowers = [evidence.lifetime, evidence.sustainedLifetime].filter((r): r is MeasuredLifetime => r !== undefined && r.lowerMs > 0).map((r) => r.lowerMs / 1000);
   // RFC 4787 REQ-5 says a NAT keeps idle UDP mappings at least 2 minutes; real ones do not, hence a measured margin.
   const keepaliveSeconds = evidence.punched && lowers.length > 0 ? Math.max(1, Math.floor(0.8 * Math.min(...lowers))) : null;
   const report: Omit<PunchReport, 'explanation'> = {
     schema: 'natscope.punch/1',
     server: formatTransportAddress(server),
     punched: evidence.punched,
+    reason: evidence.reason ?? null,
+    busy: evidence.busy ?? null,
     mappedAddress: evidence.mappedAddress === undefined ? null : formatTransportAddress(evidence.mappedAddress),
-    rttMs: evidence.rttMs === undefined ? null : Math.round(evidence.rttMs * 100) / 100,
+    rttMs: evidence.rttMs === undefined ? null : roundTenth(evidence.rttMs),
     alternatePortReachable: evidence.alternatePortReachable,
     lifetime,
     sustainedLifetime,
     filteringLifetime: toReport(evidence.filteringLifetime),
     classification: assume ?? null,
-    openAtBound: { lifetime: evidence.lifetime?.upperMs === null, sustainedLifetime: evidence.sustainedLifetime?.upperMs === null },
+    // Still open at the bound only when the search got there; a search stopped early knows less.
+    openAtBound: {
+      lifetime: evidence.lifetime?.upperMs === null && evidence.lifetime.stoppedEarly === undefined,
+      sustainedLifetime: evidence.sustainedLifetime?.upperMs === null && evidence.sustainedLifetime.stoppedEarly === undefined,
+    },
     maxLifetimeSeconds,
     keepaliveSeconds,
-    search: { lifetime: evidence.lifetime ?? null, sustainedLifetime: evidence.sustainedLifetime ?? null, filteringLifetime: evidence.filteringLifetime ?? null },
-    durationMs: Math.round(clock.nowMs() - started),
+    search: { lifetime: roundSearch(evidence.lifetime), sustainedLifetime: roundSearch(evidence.sustainedLifetime), filteringLifetime: roundSearch(evidence.filteringLifetime) },
+    deadlineSeconds: Math.round(deadlineMs / 1000),
+    durationMs: roundTenth(clock.nowMs() - started),
   };
   return { ...report, explanation: explainPunch(report, assume) };
+}
+
+function roundSearch(result: MeasuredLifetime | undefined): MeasuredLifetime | null {
+  if (result === undefined) return null;
+  return { ...result, lowerMs: roundTenth(result.lowerMs), upperMs: result.upperMs === null ? null : roundTenth(result.upperMs), elapsedMs: roundTenth(result.elapsedMs) };
 }
 
 function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
@@ -151,8 +187,13 @@ function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
 /** The outcome in plain words. */
 export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>): string {
   const lines: string[] = [];
+  if (report.punched === null) {
+    const busy = report.busy !== null;
+    lines.push(`${busy ? 'Server busy' : 'Could not reach the echo server'}: ${report.reason ?? 'no answer'}. Nothing is known about the hole.`);
+    return lines.join(' ');
+  }
   if (!report.punched) {
-    lines.push(`No answer came back through the NAT from ${report.server}: UDP to it is blocked, or the echo server is not running.`);
+    lines.push(`The echo server ${report.server} answered another socket, but nothing came back through this hole: the NAT or a firewall drops the answers.`);
     return lines.join(' ');
   }
   lines.push(`The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`);
@@ -164,9 +205,15 @@ export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: 
   };
   describe('after a single exchange', report.lifetime, report.openAtBound.lifetime);
   describe('after sustained two-way traffic', report.sustainedLifetime, report.openAtBound.sustainedLifetime);
+  const partial = (name: string, l: LifetimeReport | null, search: MeasuredLifetime | null): void => {
+    if (l === null && search?.stoppedEarly !== undefined && search.lowerMs > 0) lines.push(`An idle hole ${name} stayed open at least ${(search.lowerMs / 1000).toFixed(1)} s before the search stopped.`);
+  };
+  partial('after a single exchange', report.lifetime, report.search.lifetime);
+  partial('after sustained two-way traffic', report.sustainedLifetime, report.search.sustainedLifetime);
   if (report.filteringLifetime !== null) {
     lines.push(`The server's other port could still get in for ${report.filteringLifetime.lowerSeconds}–${report.filteringLifetime.upperSeconds} s of idleness.`);
   }
+  if (report.reason !== null) lines.push(`The measurement is partial: ${report.reason}; what is said above is what was learned until then.`);
   if (report.keepaliveSeconds !== null) lines.push(`Send a keepalive at least every ${report.keepaliveSeconds} s to keep holes open.`);
   if (assume !== undefined) {
     if (assume.mapping === 'endpoint-independent') {

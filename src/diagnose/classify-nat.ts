@@ -157,8 +157,7 @@ export function describeFailedContact(o: BindingObservation): string {
   }
   const notStun = (o.rejected?.['not-stun'] ?? 0) + (o.rejected?.['echoed-request'] ?? 0);
   if (notStun > 0 && notStun >= brokenCount(o) - notStun) {
-    const echoed = (o.rejected?.['echoed-request'] ?? 0) > 0 ? ', it sent our request back' : '';
-    return `${server} answers UDP but not STUN (${rejectionsText(o.rejected, BROKEN_ANSWER_KINDS)}${echoed}): is it an echo server?`;
+    return `${server} answers UDP but not STUN (${rejectionsText(o.rejected, BROKEN_ANSWER_KINDS)}): is it an echo server?`;
   }
   if (brokenCount(o) > 0) {
     return `${server} answers, but its answers do not match the requests (${rejectionsText(o.rejected, BROKEN_ANSWER_KINDS)}): the server is broken or something rewrites its replies`;

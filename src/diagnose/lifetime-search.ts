@@ -152,6 +152,12 @@ export class LifetimeSearch {
     if (this.lowerMs >= this.upperMs) this.lowerMs = Math.max(0, this.upperMs - this.config.absoluteToleranceMs);
   }
 
+  /** Ends the search at `nowMs` with the bracket so far (the server stopped answering, or the run's deadline came). */
+  stop(nowMs: number): LifetimeResult {
+    if (this.finished === undefined) this.finish(nowMs);
+    return this.finished!;
+  }
+
   /** What to do at `nowMs`: some opens, closes and reads, then a wait, or done. */
   poll(nowMs: number): LifetimeAction[] {
     if (this.finished !== undefined) return [{ type: 'done', result: this.finished }];

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sameTransportAddress, type TransportAddress } from '../codec/transport-address.js';
-import { decodeEchoMessage, encodeEchoMessage, isEchoControl, type EchoMessage, type ProbeVia } from '../protocol/echo-messages.js';
+import { decodeEchoMessage, encodeEchoMessage, isEchoControl, type BusyReason, type EchoMessage, type ProbeVia } from '../protocol/echo-messages.js';
 import type { RetransmissionPolicy } from '../protocol/transaction.js';
 import type { Clock, UdpSocket } from './ports.js';
 import { Retransmitter } from './retransmitter.js';
@@ -14,11 +14,26 @@ export interface Registration {
   readonly rttMs: number | undefined;
 }
 
+/** The server turned a request away for lack of room (echo protocol BUSY): it is up, and says when to retry. */
+export interface EchoBusy {
+  readonly type: 'busy';
+  readonly reason: BusyReason;
+  readonly retryAfterMs: number;
+}
+
+/** How a control exchange with no usable answer ended: silence, an ICMP error or a failed send (with its errno name). */
+export interface EchoNoAnswer {
+  readonly type: 'no-answer';
+  readonly attempts: number;
+  readonly systemError?: { readonly kind: 'send' | 'icmp'; readonly code: string };
+}
+
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** Speaks the echo server's protocol over one socket; only datagrams from the server's own sockets count. */
 export class EchoClient {
   private readonly waiters = new Set<(message: EchoMessage | { type: 'echo'; bytes: Uint8Array }, from: TransportAddress) => boolean>();
+  private readonly errorWaiters = new Set<(error: { kind: 'send' | 'icmp'; code: string }) => void>();
 
   constructor(
     readonly socket: UdpSocket,
@@ -32,27 +47,48 @@ export class EchoClient {
       if (message === undefined) return;
       for (const waiter of [...this.waiters]) if (waiter(message, from)) this.waiters.delete(waiter);
     });
+    socket.onError?.((error) => {
+      for (const waiter of [...this.errorWaiters]) waiter({ kind: error.kind, code: error.code });
+    });
+  }
+
+  /**
+   * Registers this socket; the answer must come from the server socket asked. Resolves with the registration, the
+   * server's BUSY refusal, or how it went unanswered (an ICMP error or failed send ends it at once).
+   */
+  registerOrRefusal(policy: RetransmissionPolicy, token: Uint8Array = new Uint8Array(randomBytes(16))): Promise<Registration | EchoBusy | EchoNoAnswer> {
+    const request = encodeEchoMessage({ type: 'register', token });
+    return this.exchange<{ type: 'registered'; cookie: Uint8Array; observed: TransportAddress } | EchoBusy>(policy, request, (message, from) => {
+      if (!sameTransportAddress(from, this.server) || hex(message.type === 'echo' ? new Uint8Array() : message.token) !== hex(token)) return undefined;
+      if (message.type === 'registered') return { type: 'registered', cookie: message.cookie, observed: message.observed };
+      if (message.type === 'busy') return { type: 'busy', reason: message.reason, retryAfterMs: message.retryAfterMs };
+      return undefined;
+    }).then((answer) => {
+      if (answer.type === 'no-answer') return answer;
+      if (answer.value.type === 'busy') return answer.value;
+      return { token, cookie: answer.value.cookie, observed: answer.value.observed, answeredAtMs: answer.atMs, rttMs: answer.rttMs };
+    });
   }
 
   /** Registers this socket (RFC 8489 retransmission); the answer must come from the server socket asked. */
   register(policy: RetransmissionPolicy, token: Uint8Array = new Uint8Array(randomBytes(16))): Promise<Registration | undefined> {
-    const request = encodeEchoMessage({ type: 'register', token });
-    return this.exchange(policy, request, (message, from) =>
-      message.type === 'registered' && hex(message.token) === hex(token) && sameTransportAddress(from, this.server)
-        ? { cookie: message.cookie, observed: message.observed }
-        : undefined,
-    ).then((answer) =>
-      answer === undefined ? undefined : { token, cookie: answer.value.cookie, observed: answer.value.observed, answeredAtMs: answer.atMs, rttMs: answer.rttMs },
-    );
+    return this.registerOrRefusal(policy, token).then((result) => ('token' in result ? result : undefined));
   }
 
-  /** Asks the server to probe a registered socket; resolves with the ack (accepted or not), undefined if none came. */
-  requestProbe(policy: RetransmissionPolicy, registration: Registration, via: ProbeVia, delayMs: number): Promise<{ nonce: Uint8Array; accepted: boolean; atMs: number } | undefined> {
+  /** Asks the server to probe a registered socket; resolves with the ack (accepted or not), BUSY, or undefined if none came. */
+  requestProbe(policy: RetransmissionPolicy, registration: Registration, via: ProbeVia, delayMs: number): Promise<{ nonce: Uint8Array; accepted: boolean; atMs: number } | EchoBusy | undefined> {
     const nonce = new Uint8Array(randomBytes(8));
     const request = encodeEchoMessage({ type: 'probe-request', token: registration.token, cookie: registration.cookie, via, delayMs, nonce });
-    return this.exchange(policy, request, (message) =>
-      message.type === 'probe-ack' && hex(message.nonce) === hex(nonce) ? message.accepted : undefined,
-    ).then((answer) => (answer === undefined ? undefined : { nonce, accepted: answer.value, atMs: answer.atMs }));
+    return this.exchange<boolean | EchoBusy>(policy, request, (message) => {
+      if (message.type === 'probe-ack' && hex(message.nonce) === hex(nonce)) return message.accepted;
+      // BUSY names the request by its token: the registration's, for a probe request.
+      if (message.type === 'busy' && hex(message.token) === hex(registration.token)) return { type: 'busy', reason: message.reason, retryAfterMs: message.retryAfterMs };
+      return undefined;
+    }).then((answer) => {
+      if (answer.type === 'no-answer') return undefined;
+      if (typeof answer.value === 'object') return answer.value;
+      return { nonce, accepted: answer.value, atMs: answer.atMs };
+    });
   }
 
   /** Waits until `untilMs` for a probe with `nonce`; resolves with its arrival time, or undefined. */
@@ -77,11 +113,17 @@ export class EchoClient {
     const payload = new Uint8Array(randomBytes(16));
     return this.exchange(policy, payload, (message, from) =>
       message.type === 'echo' && sameTransportAddress(from, this.server) && hex(message.bytes) === hex(payload) ? true : undefined,
-    ).then((answer) => answer?.atMs);
+    ).then((answer) => (answer.type === 'answer' ? answer.atMs : undefined));
+  }
+
+  /** Ends every pending exchange as unanswered with `error`: evidence found on another socket (a companion's ICMP error). */
+  abort(error: { kind: 'send' | 'icmp'; code: string }): void {
+    for (const waiter of [...this.errorWaiters]) waiter(error);
   }
 
   close(): void {
     this.waiters.clear();
+    this.errorWaiters.clear();
     this.socket.close();
   }
 
@@ -89,23 +131,34 @@ export class EchoClient {
     policy: RetransmissionPolicy,
     request: Uint8Array,
     match: (message: EchoMessage | { type: 'echo'; bytes: Uint8Array }, from: TransportAddress) => T | undefined,
-  ): Promise<{ value: T; atMs: number; rttMs: number | undefined } | undefined> {
+  ): Promise<{ type: 'answer'; value: T; atMs: number; rttMs: number | undefined } | EchoNoAnswer> {
     return new Promise((resolve) => {
       const waiter = (message: EchoMessage | { type: 'echo'; bytes: Uint8Array }, from: TransportAddress): boolean => {
         const value = match(message, from);
         if (value === undefined) return false;
-        const outcome = retransmitter.stop();
-        resolve({ value, atMs: this.clock.nowMs(), rttMs: outcome.rttMs });
+        const atMs = this.clock.nowMs();
+        const outcome = retransmitter.stop(atMs);
+        this.errorWaiters.delete(onError);
+        resolve({ type: 'answer', value, atMs, rttMs: outcome.rttMs });
         return true;
       };
+      // An ICMP error (connected socket) or a refused send ends the exchange at once: waiting cannot help.
+      const onError = (error: { kind: 'send' | 'icmp'; code: string }): void => {
+        retransmitter.stop();
+        this.waiters.delete(waiter);
+        this.errorWaiters.delete(onError);
+        resolve({ type: 'no-answer', attempts: retransmitter.attempts, systemError: error });
+      };
       this.waiters.add(waiter);
+      this.errorWaiters.add(onError);
       const retransmitter = new Retransmitter(
         this.clock,
         policy,
         () => this.socket.send(request, this.server),
-        () => {
+        (attempts) => {
           this.waiters.delete(waiter);
-          resolve(undefined);
+          this.errorWaiters.delete(onError);
+          resolve({ type: 'no-answer', attempts });
         },
       );
     });

@@ -157,7 +157,9 @@ export class StunClient {
   private rejectFor(pending: Pending, key: string, kind: RejectionKind): void {
     pending.rejected[kind] = (pending.rejected[kind] ?? 0) + 1;
     const broken = BROKEN_ANSWER_KINDS.reduce((sum, k) => sum + (pending.rejected[k] ?? 0), 0);
-    if (broken >= BROKEN_ANSWERS_TO_GIVE_UP) this.finish(key, { outcome: 'broken-answers' });
+    // Our own request sent back, or no STUN at all, twice: no STUN server will answer there.
+    const notStun = (pending.rejected['echoed-request'] ?? 0) + (pending.rejected['not-stun'] ?? 0);
+    if (broken >= BROKEN_ANSWERS_TO_GIVE_UP || notStun >= 2) this.finish(key, { outcome: 'broken-answers' });
   }
 
   /** The system's word on a datagram: no route (at once), or an ICMP error on a connected socket. */

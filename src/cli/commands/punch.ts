@@ -55,13 +55,14 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
     progress.stop();
   }
   const results = checkExpectations(report as unknown as Record<string, unknown>, expectations);
-  const exitCode = exitCodeFor(results, false);
+  // Not reached, busy, or stopped early: inconclusive (3) unless an --expect on a decided field failed (1).
+  const exitCode = exitCodeFor(results, report.punched === null || report.reason !== null);
   if (options.json) return { exitCode, stdout: JSON.stringify({ ...report, expectations: results }, null, 2) };
   const table = new Table({ style: { head: [], border: [] } });
   const life = (l: PunchReport['lifetime'], open: boolean): string =>
     l === null ? (open ? `still open at ${report.maxLifetimeSeconds} s` : 'not measured') : `${l.seconds} s (between ${l.lowerSeconds} and ${l.upperSeconds} s)`;
   table.push(
-    { Punched: [report.punched ? 'yes' : 'no'] },
+    { Punched: [report.punched === null ? 'unknown' : report.punched ? 'yes' : 'no'] },
     { 'Mapped address': [report.mappedAddress ?? 'none'] },
     { 'Other server port gets in': [report.alternatePortReachable === null ? 'not tested' : report.alternatePortReachable ? 'yes' : 'no'] },
     { 'Idle lifetime (one exchange)': [life(report.lifetime, report.openAtBound.lifetime)] },
