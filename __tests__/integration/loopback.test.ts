@@ -148,11 +148,15 @@ describe('natscope CLI input errors', () => {
     expect(run.stderr).toMatch(/Cannot resolve no-such-host\.invalid/);
   });
 
-  it('says udp-blocked when nothing answers (RTO 10 ms: 7 sends, 0.79 s)', async () => {
-    const run = await runNatscope(['classify', `127.0.0.1:${randomPort() + 1}`, '--rto', '10', '--json', '--expect', 'rfc3489=udp-blocked']);
-    expect(run.code).toBe(0);
+  it('says "nothing listens on port P" at once, exit 3, when ICMP port unreachable comes back', async () => {
+    const deadPort = randomPort() + 1;
+    const run = await runNatscope(['classify', `127.0.0.1:${deadPort}`, '--json']);
+    expect(run.code).toBe(3);
     const report = JSON.parse(run.stdout);
-    expect(report.reasons.rfc3489).toMatch(/no answer over UDP from 1 STUN server after 7 attempts \(0\.8 s\)/);
+    expect(report.rfc3489).toBe('unknown');
+    expect(report.reasons.rfc3489).toMatch(new RegExp(`the host 127\\.0\\.0\\.1 answered that nothing listens on port ${deadPort} \\(ICMP port unreachable`));
+    expect(report.tests[0]).toMatchObject({ outcome: 'port-unreachable', systemError: 'ECONNREFUSED' });
+    expect(run.elapsedMs).toBeLessThan(5000);
   });
 
   it('exits 4 naming the address when the server cannot bind', async () => {

@@ -26,7 +26,9 @@ interface Report {
 const inClient = (argv: string[], timeoutMs = 120_000) => runCommand('ip', ['netns', 'exec', LAB.client[0], ...argv], timeoutMs);
 
 async function classifyInClient(preset: LabPreset, port: number): Promise<Report> {
-  const run = await inClient([process.execPath, CLI, 'classify', hostPort(serversOf(preset)[0], port), '--json']);
+  // "UDP blocked" needs two silent servers at different IPs: one silent server could just be down.
+  const servers = preset.truth.rfc3489 === 'udp-blocked' ? serversOf(preset).map((ip) => hostPort(ip, port)) : [hostPort(serversOf(preset)[0], port)];
+  const run = await inClient([process.execPath, CLI, 'classify', ...servers, '--json']);
   if (run.stdout.trim() === '') throw new Error(`classify printed nothing (exit ${run.code}): ${run.stderr}`);
   return JSON.parse(run.stdout) as Report;
 }

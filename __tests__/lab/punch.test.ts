@@ -79,12 +79,13 @@ describe('natscope punch in the lab, against real conntrack timeouts', () => {
     within(report.lifetime as Lifetime, 5);
   });
 
-  it('says punched=false and exits 1 on --expect punched=true when UDP is blocked', async () => {
+  it('says punched=null with the reason and exits 3 (inconclusive) on --expect punched=true when UDP is blocked', async () => {
     await echo?.stop();
     labUp({ preset: 'udp-blocked' });
     await startEcho();
     const { code, report } = await punchInClient(['--expect', 'punched=true']);
-    expect(report).toMatchObject({ punched: false, lifetime: null });
-    expect(code).toBe(1);
+    expect(report).toMatchObject({ punched: null, lifetime: null });
+    expect(report.reason).toMatch(/no answer from 203\.0\.113\.1:9199 after 7 tries .*a single server cannot tell a blocked network from a server that is down/);
+    expect(code).toBe(3);
   });
 });
