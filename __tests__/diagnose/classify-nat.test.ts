@@ -92,10 +92,48 @@ describe('classifyNat: no NAT', () => {
 describe('classifyNat: UDP blocked, limited servers and loss', () => {
   const eim: Scenario = { nat: true, mapping: 'endpoint-independent', filtering: 'endpoint-independent' };
 
-  it('says udp-blocked when no server answers test I', () => {
-    const verdict = classifyNat({ localAddresses: [LOCAL_IP], mappingTestI: timeout('mapping test I', PRIMARY), unreachable: [PRIMARY] });
+  it('says udp-blocked when servers at two IPs gave no answer and no ICMP error', () => {
+    const contacts = [timeout('mapping test I', PRIMARY), timeout('mapping test I', transportAddress('198.51.100.7', 3478))];
+    const verdict = classifyNat({ localAddresses: [LOCAL_IP], mappingTestI: contacts[0], firstContacts: contacts, unreachable: contacts.map((c) => c.destination) });
     expect(verdict).toMatchObject({ nat: null, mapping: 'unknown', filtering: 'unknown', hairpinning: null, rfc3489: 'udp-blocked', mappedAddress: null });
-    expect(verdict.reasons.rfc3489).toMatch(/no answer over UDP from 1 STUN server after 7 attempts/);
+    expect(verdict.reasons.rfc3489).toMatch(/no answer and no ICMP error from 2 STUN servers at 2 IP addresses after 7 tries/);
+  });
+
+  const failedContacts: Array<[string, Partial<BindingObservation>[], RegExp]> = [
+    ['one silent server', [{}], /no answer from 203\.0\.113\.1:3478 after 7 tries \(0\.8 s\); a single server cannot tell a blocked network from a server that is down — pass a second server/],
+    ['two silent servers at one IP', [{}, { destination: { ...PRIMARY, port: 3479 } }], /no answer from 203\.0\.113\.1:3478, 203\.0\.113\.1:3479 after 7 tries .*a single server cannot tell/],
+    ['ICMP port unreachable', [{ outcome: 'port-unreachable', systemError: 'ECONNREFUSED', attempts: 1 }], /the host 203\.0\.113\.1 answered that nothing listens on port 3478 \(ICMP port unreachable after 1 try/],
+    ['ICMP host unreachable', [{ outcome: 'host-unreachable', systemError: 'EHOSTUNREACH' }], /an ICMP error \(EHOSTUNREACH\) came back for 203\.0\.113\.1:3478/],
+    ['no route', [{ outcome: 'send-error', systemError: 'ENETUNREACH' }], /this host could not send to 203\.0\.113\.1:3478: ENETUNREACH \(no route to that network\)/],
+    ['an echo server', [{ outcome: 'broken-answers', rejected: { 'echoed-request': 2 } }], /203\.0\.113\.1:3478 answers UDP but not STUN \(our own request sent back ×2\): is it an echo server\?/],
+    ['wrong transaction IDs', [{ outcome: 'broken-answers', rejected: { 'wrong-transaction-id': 7 } }], /answers, but its answers do not match the requests \(wrong transaction ID ×7\)/],
+    ['silence at one server, strays from elsewhere', [{ rejected: { stray: 4 } }], /though 4 stray datagrams from elsewhere got in \(so UDP is not blocked\)/],
+    ['one silent, one refusing, at two IPs', [{}, { destination: transportAddress('198.51.100.7', 3478), outcome: 'port-unreachable', systemError: 'ECONNREFUSED' }], /no answer from 203\.0\.113\.1:3478 after 7 tries.*; the host 198\.51\.100\.7 answered that nothing listens/],
+  ];
+  it.each(failedContacts)('is unknown, never udp-blocked, with %s', (_name, contacts, reason) => {
+    const observations = contacts.map((c) => ({ ...timeout('mapping test I', PRIMARY), ...c }));
+    const verdict = classifyNat({ localAddresses: [LOCAL_IP], mappingTestI: observations[0], firstContacts: observations });
+    expect(verdict.rfc3489).toBe('unknown');
+    expect(verdict.reasons.rfc3489).toMatch(reason);
+  });
+
+  it('uses an RFC 3489 CHANGED-ADDRESS as OTHER-ADDRESS (RFC 5780 §7.4)', () => {
+    const evidence = evidenceFor({ nat: true, mapping: 'endpoint-independent', filtering: 'address-dependent' });
+    const { otherAddress, ...testI } = evidence.mappingTestI!;
+    const verdict = classifyNat({ ...evidence, mappingTestI: { ...testI, changedAddress: otherAddress! } });
+    expect(verdict).toMatchObject({ mapping: 'endpoint-independent', filtering: 'address-dependent', rfc3489: 'restricted-cone' });
+  });
+
+  it.each([
+    ['an IPv6 address to an IPv4 request', transportAddress('2001:db8::1', 5000), /with an IPv6 address \(\[2001:db8::1\]:5000\) to an IPv4 request/],
+    ['port 0', transportAddress(PUBLIC_IP, 0), /with port 0/],
+    ['the unspecified address', transportAddress('0.0.0.0', 5000), /with the unspecified address/],
+    ['a multicast address', transportAddress('239.1.2.3', 5000), /with the multicast address 239\.1\.2\.3:5000/],
+  ])('takes no decision from a mapped address that cannot be ours: %s', (_name, mapped, reason) => {
+    const evidence = evidenceFor({ nat: true, mapping: 'endpoint-independent', filtering: 'endpoint-independent' });
+    const verdict = classifyNat({ ...evidence, mappingTestI: { ...evidence.mappingTestI!, xorMappedAddress: mapped } });
+    expect(verdict).toMatchObject({ nat: null, mapping: 'unknown', filtering: 'unknown', rfc3489: 'unknown', mappedAddress: null });
+    expect(verdict.reasons.rfc3489).toMatch(reason);
   });
 
   it('leaves mapping unknown when test II is lost, never guesses', () => {

@@ -42,20 +42,67 @@ describe('StunClient', () => {
     expect(new Set(net.sent.map((s) => Buffer.from(s.bytes.subarray(8, 20)).toString('hex'))).size).toBe(1);
   });
 
-  it('ignores strays, malformed datagrams and answers from the wrong source, then takes the right one', async () => {
+  it('ignores strays, a wrong answer and one from the wrong source, counts them by kind, then takes the right one', async () => {
+    const clock = new FakeClock();
+    const net = recordingSocket();
+    const client = new StunClient(net.socket, clock);
+    const pending = client.binding({ test: 'mapping test I', destination: SERVER, policy: RFC8489_DEFAULT_POLICY });
+    const request = net.sent[0]!.bytes;
+    net.inject(new Uint8Array([0, 1, 2]), transportAddress('192.0.2.77', 9)); // not from the server: a stray
+    net.inject(bytesOf(rfc5769.sampleIPv4Response), SERVER); // valid STUN, wrong transaction
+    net.inject(answer(request), transportAddress('203.0.113.66', 3478)); // right ID, wrong source
+    clock.setTimer(100, () => net.inject(answer(request), SERVER));
+    const observation = await clock.run(pending);
+    expect(observation).toMatchObject({ outcome: 'response', attempts: 1, rttMs: 100, elapsedMs: 100, responseFrom: SERVER, xorMappedAddress: transportAddress('198.51.100.9', 6000) });
+    expect(observation.rejected).toEqual({ stray: 1, 'wrong-transaction-id': 1, 'wrong-source': 1 });
+  });
+
+  it('gives up after three answers from the server that do not match, without waiting out the schedule', async () => {
     const clock = new FakeClock();
     const net = recordingSocket();
     const client = new StunClient(net.socket, clock);
     const pending = client.binding({ test: 'mapping test I', destination: SERVER, policy: RFC8489_DEFAULT_POLICY });
     const request = net.sent[0]!.bytes;
     net.inject(new Uint8Array([0, 1, 2]), SERVER);
-    net.inject(bytesOf(rfc5769.sampleIPv4Response), SERVER); // valid STUN, wrong transaction
-    const truncated = answer(request).subarray(0, 24);
-    net.inject(truncated, SERVER);
-    net.inject(answer(request), transportAddress('203.0.113.66', 3478)); // right ID, wrong source
-    clock.setTimer(100, () => net.inject(answer(request), SERVER));
+    net.inject(bytesOf(rfc5769.sampleIPv4Response), SERVER);
+    net.inject(answer(request).subarray(0, 24), SERVER);
     const observation = await clock.run(pending);
-    expect(observation).toMatchObject({ outcome: 'response', attempts: 1, rttMs: 100, responseFrom: SERVER, xorMappedAddress: transportAddress('198.51.100.9', 6000) });
+    expect(observation).toMatchObject({ outcome: 'broken-answers', attempts: 1, elapsedMs: 0, rejected: { 'not-stun': 1, 'wrong-transaction-id': 1, 'malformed-stun': 1 } });
+  });
+
+  it('does not count a late duplicate of an answered request as a wrong answer', async () => {
+    const clock = new FakeClock();
+    const net = recordingSocket();
+    const client = new StunClient(net.socket, clock);
+    const first = client.binding({ test: 'mapping test I', destination: SERVER, policy: RFC8489_DEFAULT_POLICY });
+    const firstRequest = net.sent[0]!.bytes;
+    net.inject(answer(firstRequest), SERVER);
+    await clock.run(first);
+    const second = client.binding({ test: 'mapping test II', destination: SERVER, policy: RFC8489_DEFAULT_POLICY });
+    for (let i = 0; i < 5; i += 1) net.inject(answer(firstRequest), SERVER);
+    clock.setTimer(50, () => net.inject(answer(net.sent[1]!.bytes), SERVER));
+    expect(await clock.run(second)).toMatchObject({ outcome: 'response' });
+  });
+
+  it('ends a test at once on a failed send (no route), naming the errno', async () => {
+    const clock = new FakeClock();
+    const net = recordingSocket();
+    let onError: (error: { code: string; kind: 'send' | 'icmp'; to?: TransportAddress }) => void = () => {};
+    const socket: UdpSocket = { ...net.socket, onError: (r) => (onError = r) };
+    const client = new StunClient(socket, clock);
+    const pending = client.binding({ test: 'mapping test I', destination: SERVER, policy: RFC8489_DEFAULT_POLICY });
+    onError({ code: 'ENETUNREACH', kind: 'send', to: SERVER });
+    expect(await clock.run(pending)).toMatchObject({ outcome: 'send-error', systemError: 'ENETUNREACH', attempts: 1, elapsedMs: 0 });
+  });
+
+  it('reads ICMP port unreachable on a connected socket as "nothing listens there"', async () => {
+    const clock = new FakeClock();
+    const net = recordingSocket();
+    let onError: (error: { code: string; kind: 'send' | 'icmp'; to?: TransportAddress }) => void = () => {};
+    const client = new StunClient({ ...net.socket, onError: (r) => (onError = r) }, clock);
+    const pending = client.binding({ test: 'mapping test I', destination: SERVER, policy: RFC8489_DEFAULT_POLICY });
+    clock.setTimer(2, () => onError({ code: 'ECONNREFUSED', kind: 'icmp', to: SERVER }));
+    expect(await clock.run(pending)).toMatchObject({ outcome: 'port-unreachable', systemError: 'ECONNREFUSED', elapsedMs: 2 });
   });
 
   it('accepts an answer from anywhere for CHANGE-REQUEST tests, and records where it came from', async () => {

@@ -40,6 +40,9 @@ const FINISHED_IDS_KEPT = 64;
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
+const hasMagicCookie = (bytes: Uint8Array): boolean =>
+  bytes.length >= 20 && ((bytes[0] ?? 0xff) & 0xc0) === 0 && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(4) === 0x2112a442;
+
 /**
  * Runs STUN Binding transactions over one socket: matches responses by transaction ID, keeps the
  * address each came from, ignores strays, malformed datagrams and answers from the wrong source.
@@ -113,7 +116,8 @@ export class StunClient {
   }
 
   private receive(bytes: Uint8Array, from: TransportAddress): void {
-    if (!looksLikeStun(bytes)) return this.reject('not-stun', from);
+    // With the magic cookie but a bad length it is broken STUN; without it, not STUN at all (RFC 8489 §5).
+    if (!looksLikeStun(bytes)) return this.reject(hasMagicCookie(bytes) ? 'malformed-stun' : 'not-stun', from);
     let message: StunMessage;
     try {
       message = decodeStunMessage(bytes);
