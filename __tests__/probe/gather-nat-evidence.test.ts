@@ -93,5 +93,5 @@ describe('gatherNatEvidence over a simulated NAT (fake clock)', () => {
       }
     }
     expect(conclusive / runs).toBeGreaterThanOrEqual(0.9);
-  });
+  }, 30_000);
 });
