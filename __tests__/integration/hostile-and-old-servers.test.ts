@@ -85,6 +85,19 @@ describe('silent servers', () => {
   });
 });
 
+describe('no route (a network namespace of our own with no interface up: unshare -n)', () => {
+  it.each([
+    [['classify', '127.0.0.1:3478'], 'reasons', /this host could not send to 127\.0\.0\.1:3478: ENETUNREACH \(no route to that network\)/],
+    [['punch', '127.0.0.1:9199'], 'reason', /this host could not send to 127\.0\.0\.1:9199: ENETUNREACH \(no route to that network\)/],
+  ])('natscope %j says so at once, exit 3', async (args, field, reason) => {
+    const run = await runCommand('unshare', ['-n', process.execPath, CLI, ...(args as string[]), '--json']);
+    expect(run.code).toBe(3);
+    const report = JSON.parse(run.stdout);
+    expect(field === 'reasons' ? report.reasons.rfc3489 : report.reason).toMatch(reason as RegExp);
+    expect(run.elapsedMs).toBeLessThan(5000);
+  });
+});
+
 describe('natscope punch when the echo server is missing or dies', () => {
   it('nothing listening: punched null, exit 3, "nothing listens on port P", within 5 s', async () => {
     const deadPort = randomPort() + 1;

@@ -35,7 +35,9 @@ export function connectUdpSocket(destination: TransportAddress): Promise<UdpSock
       reject(new SocketError(`Cannot connect a UDP socket to ${destination.address}:${destination.port}: ${cause.message}`, { cause }));
     };
     socket.once('error', onError);
-    socket.connect(destination.port, destination.address, () => {
+    // Node calls back with the error when the connect fails at once (ENETUNREACH), instead of emitting it.
+    socket.connect(destination.port, destination.address, (error?: Error) => {
+      if (error !== undefined && error !== null) return onError(error);
       socket.off('error', onError);
       const bound = socket.address();
       resolve(wrap(socket, transportAddress(bound.address, bound.port), destination));

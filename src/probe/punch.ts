@@ -5,6 +5,7 @@ import { RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from '../protocol/t
 import type { ProbeVia } from '../protocol/echo-messages.js';
 import { EchoClient, type EchoBusy, type EchoNoAnswer, type Registration } from './echo-client.js';
 import type { Clock, UdpNetwork, UdpSocket } from './ports.js';
+import { transactionTimeoutMs } from './gather-nat-evidence.js';
 import { randomBytes } from 'node:crypto';
 import { encodeEchoMessage } from '../protocol/echo-messages.js';
 
@@ -53,6 +54,10 @@ export function punchDeadlineMs(options: { maxLifetimeMs: number; maxSockets: nu
 export interface PunchProgress {
   readonly stage: string;
   readonly elapsedMs: number;
+  /** First contact: requests sent so far, of `maxAttempts`, and the most seconds left before it gives up. */
+  readonly attempt?: number;
+  readonly maxAttempts?: number;
+  readonly secondsLeft?: number;
   readonly lifetime?: { readonly lowerMs: number; readonly upperMs: number };
   readonly sustained?: { readonly lowerMs: number; readonly upperMs: number };
   readonly filtering?: { readonly lowerMs: number; readonly upperMs: number };
@@ -84,6 +89,9 @@ class ServerHealth {
   lastAnswerMs: number;
   stopped: string | undefined;
   busy: EchoBusy | undefined;
+  /** Asks the server something at once (a REGISTER on the control socket) and reports the outcome here. */
+  livenessCheck: (() => Promise<void>) | undefined;
+  private checking = false;
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -103,13 +111,28 @@ class ServerHealth {
   failed(busy?: EchoBusy): void {
     this.failures += 1;
     if (busy !== undefined) this.busy = busy;
-    if (this.failures < CONTROL_FAILURES_TO_STOP || this.stopped !== undefined) return;
+    if (this.failures < CONTROL_FAILURES_TO_STOP) {
+      void this.confirm();
+      return;
+    }
+    if (this.stopped !== undefined) return;
     const at = ((this.lastAnswerMs - this.startedMs) / 1000).toFixed(1);
     this.stop(
-      this.busy !== undefined
-        ? `the echo server ${this.server} became busy (${this.busy.reason}) at ${at} s and refused ${this.failures} requests in a row`
+      busy !== undefined
+        ? `the echo server ${this.server} is busy (${busy.reason}): it refused ${this.failures} requests in a row (its last normal answer at ${at} s)`
         : `the echo server ${this.server} stopped answering at ${at} s (${this.failures} control requests in a row unanswered)`,
     );
+  }
+
+  /** After a failure, asks again at once rather than at the search's pace, so a dead server is known in a few timeouts. */
+  private async confirm(): Promise<void> {
+    if (this.checking || this.livenessCheck === undefined) return;
+    this.checking = true;
+    try {
+      while (this.failures > 0 && this.failures < CONTROL_FAILURES_TO_STOP && this.stopped === undefined) await this.livenessCheck();
+    } finally {
+      this.checking = false;
+    }
   }
 
   stop(reason: string): void {
@@ -163,10 +186,27 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
   const punchClient = await open();
   const control = await open();
   const health = new ServerHealth(clock, started, formatTransportAddress(server));
-  const cancelDeadline = clock.setTimer(options.deadlineMs ?? Infinity, () => health.stop(`the run reached its deadline of ${((options.deadlineMs ?? 0) / 1000).toFixed(0)} s`));
+  const deadlineMs = options.deadlineMs;
+  // setTimeout holds at most 2^31 − 1 ms (24.8 days); a longer deadline is no deadline in practice.
+  const cancelDeadline =
+    deadlineMs === undefined || deadlineMs > 2 ** 31 - 1
+      ? () => {}
+      : clock.setTimer(deadlineMs, () => health.stop(`the run reached its deadline of ${(deadlineMs / 1000).toFixed(0)} s`));
   try {
     const watch = watchForIcmp(network, server, [punchClient, control]);
-    const [punchAnswer, controlAnswer] = await Promise.all([punchClient.registerOrRefusal(firstPolicy), control.registerOrRefusal(firstPolicy)]);
+    // Until the server answers, the display shows the try and the seconds left (RFC 8489 §6.2.1 schedule).
+    const contactStartMs = clock.nowMs();
+    let cancelTicker: () => void = () => {};
+    const tick = (): void => {
+      const elapsed = clock.nowMs() - contactStartMs;
+      let attempt = 0;
+      while (attempt < firstPolicy.rc && firstPolicy.rtoMs * (2 ** attempt - 1) <= elapsed) attempt += 1;
+      const secondsLeft = Math.max(0, Math.ceil((transactionTimeoutMs(firstPolicy) - elapsed) / 1000));
+      progress(`no answer yet from ${formatTransportAddress(server)} (try ${attempt} of ${firstPolicy.rc}, at most ${secondsLeft} s left)`, { attempt, maxAttempts: firstPolicy.rc, secondsLeft });
+      cancelTicker = clock.setTimer(1000, tick);
+    };
+    cancelTicker = clock.setTimer(1000, tick);
+    const [punchAnswer, controlAnswer] = await Promise.all([punchClient.registerOrRefusal(firstPolicy), control.registerOrRefusal(firstPolicy)]).finally(() => cancelTicker());
     watch.stop();
     if (!('token' in punchAnswer)) {
       const busy = isBusy(punchAnswer) ? punchAnswer : isBusy(controlAnswer) ? controlAnswer : undefined;
@@ -182,6 +222,11 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
     const estimator = new RtoEstimator(DEFAULT_RTO_BOUNDS);
     if (registration.rttMs !== undefined) estimator.observe(registration.rttMs);
     const policy = estimator.adapt(firstPolicy);
+    health.livenessCheck = async () => {
+      const answer = await control.registerOrRefusal(policy);
+      if ('token' in answer) health.answered(answer.answeredAtMs);
+      else health.failed(isBusy(answer) ? answer : undefined);
+    };
 
     // 2. Does the hole let in the server's other port? (Address-and-port-dependent filtering says no.)
     let alternatePortReachable: boolean | null = null;
