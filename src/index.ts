@@ -26,3 +26,7 @@ export {
   SocketError,
   LabError,
 } from './errors.js';
+export { unusableMappedAddress, alternateAddressOf, alternateAddressAttribute, describeFailedContact } from './diagnose/classify-nat.js';
+export { BROKEN_ANSWER_KINDS, type RejectionKind, type BindingOutcome } from './diagnose/evidence.js';
+export type { ClassifyProgress } from './api/classify.js';
+export { punchDeadlineMs, CONTROL_FAILURES_TO_STOP, type MeasuredLifetime, type PunchProgress } from './probe/punch.js';

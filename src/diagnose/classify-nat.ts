@@ -322,6 +322,15 @@ function decideFiltering(evidence: NatEvidence, testI: BindingObservation): Deci
     return { value: 'endpoint-independent', reason: `a reply from ${formatTransportAddress(other)}, never contacted, got through` };
   }
   if (typeof testIII === 'object') return { value: 'unknown', reason: testIII.limited };
+  // Silence is evidence of filtering only if the alternate address answers at all: mapping tests II and III go there
+  // from the mapping socket (RFC 5780 §4.3), so one of them answered shows a server that is really there.
+  const alternateAnswered = [evidence.mappingTestII, evidence.mappingTestIII].some((o) => o?.outcome === 'response');
+  if (!alternateAnswered) {
+    return {
+      value: 'unknown',
+      reason: `the alternate address ${formatTransportAddress(other)} never answered mapping test II or III, so replies missing from it prove nothing about filtering`,
+    };
+  }
   if (testIII === 'answered') {
     return { value: 'address-dependent', reason: 'a reply from a new IP was dropped; one from a new port of a contacted IP got through' };
   }
