@@ -26,6 +26,8 @@ export interface EchoNoAnswer {
   readonly type: 'no-answer';
   readonly attempts: number;
   readonly systemError?: { readonly kind: 'send' | 'icmp'; readonly code: string };
+  /** True when the client was closed before the exchange ended: no evidence about the server. */
+  readonly cancelled?: boolean;
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -34,6 +36,9 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 export class EchoClient {
   private readonly waiters = new Set<(message: EchoMessage | { type: 'echo'; bytes: Uint8Array }, from: TransportAddress) => boolean>();
   private readonly errorWaiters = new Set<(error: { kind: 'send' | 'icmp'; code: string }) => void>();
+  /** Ends every pending exchange and probe wait: a closed client leaves no timer behind to keep the process up. */
+  private readonly cancellers = new Set<() => void>();
+  private closed = false;
 
   constructor(
     readonly socket: UdpSocket,
@@ -76,7 +81,7 @@ export class EchoClient {
   }
 
   /** Asks the server to probe a registered socket; resolves with the ack (accepted or not), BUSY, or undefined if none came. */
-  requestProbe(policy: RetransmissionPolicy, registration: Registration, via: ProbeVia, delayMs: number): Promise<{ nonce: Uint8Array; accepted: boolean; atMs: number } | EchoBusy | undefined> {
+  requestProbe(policy: RetransmissionPolicy, registration: Registration, via: ProbeVia, delayMs: number): Promise<{ nonce: Uint8Array; accepted: boolean; atMs: number } | EchoBusy | 'cancelled' | undefined> {
     const nonce = new Uint8Array(randomBytes(8));
     const request = encodeEchoMessage({ type: 'probe-request', token: registration.token, cookie: registration.cookie, via, delayMs, nonce });
     return this.exchange<boolean | EchoBusy>(policy, request, (message) => {
@@ -85,7 +90,7 @@ export class EchoClient {
       if (message.type === 'busy' && hex(message.token) === hex(registration.token)) return { type: 'busy', reason: message.reason, retryAfterMs: message.retryAfterMs };
       return undefined;
     }).then((answer) => {
-      if (answer.type === 'no-answer') return undefined;
+      if (answer.type === 'no-answer') return answer.cancelled === true ? 'cancelled' : undefined;
       if (typeof answer.value === 'object') return answer.value;
       return { nonce, accepted: answer.value, atMs: answer.atMs };
     });
@@ -97,14 +102,19 @@ export class EchoClient {
       const waiter = (message: EchoMessage | { type: 'echo' }): boolean => {
         if (message.type !== 'probe' || hex(message.nonce) !== hex(nonce)) return false;
         cancel();
+        this.cancellers.delete(giveUp);
         resolve(this.clock.nowMs());
         return true;
       };
-      this.waiters.add(waiter);
-      const cancel = this.clock.setTimer(Math.max(0, untilMs - this.clock.nowMs()), () => {
+      const giveUp = (): void => {
+        cancel();
         this.waiters.delete(waiter);
+        this.cancellers.delete(giveUp);
         resolve(undefined);
-      });
+      };
+      this.waiters.add(waiter);
+      this.cancellers.add(giveUp);
+      const cancel = this.clock.setTimer(Math.max(0, untilMs - this.clock.nowMs()), giveUp);
     });
   }
 
@@ -122,6 +132,9 @@ export class EchoClient {
   }
 
   close(): void {
+    this.closed = true;
+    for (const cancel of [...this.cancellers]) cancel();
+    this.cancellers.clear();
     this.waiters.clear();
     this.errorWaiters.clear();
     this.socket.close();
@@ -132,6 +145,7 @@ export class EchoClient {
     request: Uint8Array,
     match: (message: EchoMessage | { type: 'echo'; bytes: Uint8Array }, from: TransportAddress) => T | undefined,
   ): Promise<{ type: 'answer'; value: T; atMs: number; rttMs: number | undefined } | EchoNoAnswer> {
+    if (this.closed) return Promise.resolve({ type: 'no-answer', attempts: 0, cancelled: true });
     return new Promise((resolve) => {
       const waiter = (message: EchoMessage | { type: 'echo'; bytes: Uint8Array }, from: TransportAddress): boolean => {
         const value = match(message, from);
@@ -139,18 +153,28 @@ export class EchoClient {
         const atMs = this.clock.nowMs();
         const outcome = retransmitter.stop(atMs);
         this.errorWaiters.delete(onError);
+        this.cancellers.delete(cancel);
         resolve({ type: 'answer', value, atMs, rttMs: outcome.rttMs });
         return true;
+      };
+      const cancel = (): void => {
+        retransmitter.stop();
+        this.waiters.delete(waiter);
+        this.errorWaiters.delete(onError);
+        this.cancellers.delete(cancel);
+        resolve({ type: 'no-answer', attempts: retransmitter.attempts, cancelled: true });
       };
       // An ICMP error (connected socket) or a refused send ends the exchange at once: waiting cannot help.
       const onError = (error: { kind: 'send' | 'icmp'; code: string }): void => {
         retransmitter.stop();
         this.waiters.delete(waiter);
         this.errorWaiters.delete(onError);
+        this.cancellers.delete(cancel);
         resolve({ type: 'no-answer', attempts: retransmitter.attempts, systemError: error });
       };
       this.waiters.add(waiter);
       this.errorWaiters.add(onError);
+      this.cancellers.add(cancel);
       const retransmitter = new Retransmitter(
         this.clock,
         policy,
@@ -158,6 +182,7 @@ export class EchoClient {
         (attempts) => {
           this.waiters.delete(waiter);
           this.errorWaiters.delete(onError);
+          this.cancellers.delete(cancel);
           resolve({ type: 'no-answer', attempts });
         },
       );

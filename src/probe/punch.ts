@@ -225,14 +225,15 @@ export async function punchAndMeasure(options: PunchOptions): Promise<PunchEvide
     health.livenessCheck = async () => {
       const answer = await control.registerOrRefusal(policy);
       if ('token' in answer) health.answered(answer.answeredAtMs);
-      else health.failed(isBusy(answer) ? answer : undefined);
+      else if (isBusy(answer) || answer.cancelled !== true) health.failed(isBusy(answer) ? answer : undefined);
+      else health.stop('the run ended'); // the control socket was closed: the run is over
     };
 
     // 2. Does the hole let in the server's other port? (Address-and-port-dependent filtering says no.)
     let alternatePortReachable: boolean | null = null;
     if (options.alternatePort !== undefined) {
       const ack = await control.requestProbe(policy, registration, 'alternate-port', 0);
-      if (ack !== undefined && 'accepted' in ack && ack.accepted) {
+      if (ack !== undefined && ack !== 'cancelled' && 'accepted' in ack && ack.accepted) {
         const waitMs = Math.max(300, 4 * (registration.rttMs ?? 100));
         alternatePortReachable = (await punchClient.waitForProbe(ack.nonce, ack.atMs + waitMs)) !== undefined;
       }
@@ -400,7 +401,8 @@ function runLifetimeSearch(run: SearchRun): Promise<MeasuredLifetime> {
       }
       const answer = await entry.client.registerOrRefusal(policy);
       if (!('token' in answer)) {
-        health.failed(answer.type === 'busy' ? answer : undefined);
+        // A registration cut short by the search's own end says nothing about the server.
+        if (!finished && !(answer.type === 'no-answer' && answer.cancelled === true)) health.failed(answer.type === 'busy' ? answer : undefined);
         entry.client.close();
         sockets.delete(id);
         search.openFailed(id);
@@ -430,8 +432,8 @@ function runLifetimeSearch(run: SearchRun): Promise<MeasuredLifetime> {
         return;
       }
       const ack = await control.requestProbe(policy, entry.registration, run.via, 0);
-      if (ack === undefined || !('accepted' in ack)) {
-        health.failed(ack);
+      if (ack === undefined || ack === 'cancelled' || !('accepted' in ack)) {
+        if (!finished && ack !== 'cancelled') health.failed(ack);
         drop();
         search.readLost(id);
         return;
