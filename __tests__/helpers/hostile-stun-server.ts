@@ -48,6 +48,10 @@ export const HOSTILE_BEHAVIOURS: Readonly<Record<string, HostileBehaviour>> = {
   echo: (request) => [{ bytes: Uint8Array.from(request) }],
 };
 
+/** Not hostile, only old: like jstun, it answers a Binding request only when it carries a CHANGE-REQUEST. */
+export const answersOnlyWithChangeRequest: HostileBehaviour = (request, from) =>
+  decodeStunMessage(request).changeRequest === undefined ? [] : [{ bytes: response(request, from) }];
+
 /**
  * An in-memory network on a fake clock with one hostile STUN server at `server`: the client's datagrams to it are
  * answered by `behaviour` after 1 ms; "other-port" replies come from port + 1, "other-ip" ones from `otherIp`.

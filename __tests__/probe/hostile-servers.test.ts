@@ -3,14 +3,14 @@ import { transportAddress } from '../../src/codec/transport-address.js';
 import { classifyNat } from '../../src/diagnose/classify-nat.js';
 import { gatherNatEvidence } from '../../src/probe/gather-nat-evidence.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { HOSTILE_BEHAVIOURS, hostileNetwork } from '../helpers/hostile-stun-server.js';
+import { HOSTILE_BEHAVIOURS, answersOnlyWithChangeRequest, hostileNetwork, type HostileBehaviour } from '../helpers/hostile-stun-server.js';
 
 const SERVER = transportAddress('198.51.100.1', 3478);
 
 /** Classifies against one hostile server on a fake clock; returns the verdict, the evidence and the fake time it took. */
-async function classifyAgainst(behaviour: string) {
+async function classifyAgainst(behaviour: string | HostileBehaviour) {
   const clock = new FakeClock();
-  const network = hostileNetwork(clock, HOSTILE_BEHAVIOURS[behaviour]!, SERVER, '192.0.2.10', '198.51.100.9');
+  const network = hostileNetwork(clock, typeof behaviour === 'string' ? HOSTILE_BEHAVIOURS[behaviour]! : behaviour, SERVER, '192.0.2.10', '198.51.100.9');
   const evidence = await clock.run(gatherNatEvidence({ network, clock, servers: [SERVER], family: 'IPv4' }));
   return { verdict: classifyNat(evidence), evidence, elapsedMs: clock.nowMs() };
 }
@@ -45,5 +45,17 @@ describe('classify against hostile STUN servers (fake clock): unknown with the r
   it('counts a flood of stray responses by kind, ending at the third', async () => {
     const { evidence } = await classifyAgainst('stray-flood');
     expect(evidence.firstContacts?.[0]).toMatchObject({ outcome: 'broken-answers', attempts: 1, rejected: { 'wrong-transaction-id': 3 } });
+  });
+});
+
+describe('classify against a server that answers only requests with a CHANGE-REQUEST (jstun)', () => {
+  it('retries test I with an all-zero CHANGE-REQUEST after three silent tries, and sends one in every later plain test', async () => {
+    const { verdict, evidence, elapsedMs } = await classifyAgainst(answersOnlyWithChangeRequest);
+    expect(evidence.mappingTestI).toMatchObject({ outcome: 'response', changeRequest: { changeIp: false, changePort: false } });
+    expect(evidence.allocationSamples?.every((o) => o.outcome === 'response' && o.changeRequest?.changeIp === false)).toBe(true);
+    // The in-memory network has no NAT: the mapped address is the socket's own.
+    expect(verdict).toMatchObject({ nat: false, mappedAddress: '192.0.2.10:40000' });
+    // Answered at the twin's first try: right after the plain request's third (at 1.5 s).
+    expect(elapsedMs).toBeLessThan(2000);
   });
 });
