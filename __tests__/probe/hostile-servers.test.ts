@@ -55,7 +55,9 @@ describe('classify against a server that answers only requests with a CHANGE-REQ
     expect(evidence.allocationSamples?.every((o) => o.outcome === 'response' && o.changeRequest?.changeIp === false)).toBe(true);
     // The in-memory network has no NAT: the mapped address is the socket's own.
     expect(verdict).toMatchObject({ nat: false, mappedAddress: '192.0.2.10:40000' });
-    // Answered at the twin's first try: right after the plain request's third (at 1.5 s).
-    expect(elapsedMs).toBeLessThan(2000);
+    // Answered at the twin's first try, sent with the plain request's third (at 1.5 s); the rest is the
+    // hairpin test timing out on this network, which delivers only to the server.
+    expect(evidence.mappingTestI?.attempts).toBe(1);
+    expect(elapsedMs).toBeLessThan(3000);
   });
 });
