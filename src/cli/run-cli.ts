@@ -5,6 +5,7 @@ import { runClassifyCommand } from './commands/classify.js';
 import { startStunServer } from './commands/serve-stun.js';
 import { startEchoServer } from './commands/serve-echo.js';
 import { runPunchCommand } from './commands/punch.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
 import { LAB_PRESETS } from '../lab/presets.js';
 import { ExitCode, ExitError } from './exit-codes.js';
@@ -167,6 +168,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
         result.exitCode = exitCode;
       },
     )
+    .command(gatewayCommand(io, result))
     .command('lab', 'Real emulated NATs in Linux network namespaces (root only)', (y) =>
       y
         .command(
