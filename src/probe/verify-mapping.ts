@@ -24,6 +24,8 @@ export interface VerifyReport {
   readonly inboundArrived: boolean | null;
   /** The mapping was deleted again and the router confirmed (null when none was made). */
   readonly mappingRemoved: boolean | null;
+  /** The control: did the same kind of probe reach a second socket that had no mapping? false shows it was the mapping that let traffic in. */
+  readonly arrivedWithoutMapping: boolean | null;
   readonly reason: string;
   /** Each protocol tried, and why it gave no mapping. */
   readonly refusals: ReadonlyArray<{ readonly protocol: MappingProtocol; readonly reason: string }>;
@@ -45,7 +47,7 @@ export interface VerifyOptions {
 }
 
 /** Verification defaults: a 30 s lease outlives the ~2 s test, and is gone soon if deletion is lost. */
-export const DEFAULT_VERIFY = { lifetimeSeconds: 30, probeWaitMs: 1_500, routerTimeoutMs: 2_000 } as const;
+export const DEFAULT_VERIFY = { lifetimeSeconds: 30, probeWaitMs: 1_000, routerTimeoutMs: 2_000 } as const;
 
 const ECHO_POLICY: RetransmissionPolicy = { rtoMs: 250, rc: 4, rm: 4 };
 
@@ -91,7 +93,7 @@ function interceptProbes(socket: UdpSocket, onProbe: (nonceHex: string, from: Tr
  */
 export async function verifyMapping(network: UdpNetwork, clock: Clock, http: HttpExchange, options: VerifyOptions): Promise<VerifyReport> {
   const refusals: Array<{ protocol: MappingProtocol; reason: string }> = [];
-  const empty = { protocol: null, internalPort: null, externalAddress: null, externalPort: null, lifetimeSeconds: null, probeVia: null, mappingRemoved: null, refusals };
+  const empty = { protocol: null, internalPort: null, externalAddress: null, externalPort: null, lifetimeSeconds: null, probeVia: null, mappingRemoved: null, arrivedWithoutMapping: null, refusals };
   const candidates = mappingCandidates(options.findings);
   const raw = await network.bind('IPv4');
   const arrivals = new Map<string, TransportAddress>();
@@ -138,6 +140,7 @@ export async function verifyMapping(network: UdpNetwork, clock: Clock, http: Htt
       lifetimeSeconds: mapping.lifetimeSeconds,
       refusals,
       observedAddress,
+      arrivedWithoutMapping: null,
     };
     const mappedText = `${externalAddress ?? '?'}:${mapping.externalPort}`;
     if (registration === undefined) {
@@ -180,16 +183,55 @@ export async function verifyMapping(network: UdpNetwork, clock: Clock, http: Htt
         : `a datagram from ${from} to the mapping ${mappedText} did not arrive within ${options.probeWaitMs ?? DEFAULT_VERIFY.probeWaitMs} ms: the router granted the mapping but does not let traffic in through it`,
     };
   };
+  const control = controlProbe(network, clock, options.echoServer, options.probeWaitMs ?? DEFAULT_VERIFY.probeWaitMs, options.signal);
   let report: VerifyReport | undefined;
   try {
     report = await run();
   } finally {
-    echo.close();
     // Always, also after an error or Ctrl-C: natscope leaves no mapping behind.
     const removed = mapping === undefined ? null : await mapping.remove().catch(() => false);
     if (report !== undefined) report = { ...report, mappingRemoved: removed };
+    echo.close();
   }
-  return report;
+  const arrivedWithoutMapping = await control;
+  if (report.inboundArrived === true && arrivedWithoutMapping === true) {
+    return {
+      ...report,
+      arrivedWithoutMapping,
+      reason: `${report.reason}; but a probe to another socket that had no mapping arrived too, so this NAT lets unsolicited traffic in anyway and the test says nothing about the mapping`,
+    };
+  }
+  return { ...report, arrivedWithoutMapping };
+}
+
+/**
+ * The control: a second socket with no mapping registers and asks for the same kind of probe. If that one gets in
+ * too, the NAT admits unsolicited traffic anyway and the mapping test proves nothing. (A second probe to the
+ * mapped port after deletion would not do: the first probe's conntrack flow outlives the mapping.)
+ */
+async function controlProbe(network: UdpNetwork, clock: Clock, echoServer: TransportAddress, waitMs: number, signal: AbortSignal | undefined): Promise<boolean | null> {
+  const raw = await network.bind('IPv4');
+  const arrivals = new Set<string>();
+  let listener: ((nonceHex: string) => void) | undefined;
+  const echo = new EchoClient(
+    interceptProbes(raw, (nonceHex) => {
+      arrivals.add(nonceHex);
+      listener?.(nonceHex);
+    }),
+    clock,
+    echoServer,
+  );
+  try {
+    const registration = await echo.register(ECHO_POLICY);
+    if (registration === undefined) return null;
+    let ack = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-address', 0);
+    if (ack !== undefined && !ack.accepted) ack = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-port', 0);
+    if (ack === undefined || !ack.accepted) return null;
+    const nonceHex = Buffer.from(ack.nonce).toString('hex');
+    return arrivals.has(nonceHex) || (await waitForProbe(clock, nonceHex, waitMs, signal, (l) => (listener = l)));
+  } finally {
+    echo.close();
+  }
 }
 
 function waitForProbe(clock: Clock, nonceHex: string, waitMs: number, signal: AbortSignal | undefined, listen: (listener: (nonce: string) => void) => void): Promise<boolean> {

@@ -8,13 +8,14 @@ export function gatewayHeadline(report: GatewayReport): string {
   const canMap = [
     report.upnp.connected === true ? 'UPnP' : undefined,
     report.natPmp.canMap === true ? 'NAT-PMP' : undefined,
-    report.pcp.available && report.pcp.resultCode === 0 ? 'PCP' : undefined,
   ].filter(Boolean);
   const answering = [report.upnp.available ? 'UPnP' : undefined, report.natPmp.available ? 'NAT-PMP' : undefined, report.pcp.available ? 'PCP' : undefined].filter(Boolean);
   if (answering.length === 0) return `Your router (${report.gateway}) answers none of UPnP, NAT-PMP or PCP: programs cannot ask it to open a port.`;
   if (report.doubleNat === true) {
     return `Your router (${report.gateway}) speaks ${answering.join(', ')}, but it sits behind ${report.carrierNat === true ? "your provider's carrier-grade NAT" : 'another NAT'}: ports it opens are not reachable from the internet.`;
   }
+  if (canMap.length === 0 && report.verify?.protocol !== undefined && report.verify.protocol !== null) return `Your router (${report.gateway}) opened a port with ${report.verify.protocol}.`;
+  if (canMap.length === 0 && answering.length === 1 && report.pcp.available) return `Your router (${report.gateway}) answers PCP; only a mapping (--verify) tells whether it opens ports.`;
   if (canMap.length === 0) return `Your router (${report.gateway}) answers ${answering.join(', ')}, but refuses to open ports (see the reasons).`;
   return `Your router (${report.gateway}) can open ports for programs with ${canMap.join(', ')}.`;
 }
@@ -32,7 +33,7 @@ export function renderGatewayText(report: GatewayReport, columns = 80): string {
   });
   table.push(['UPnP-IGD', yesNo(report.upnp.available), report.upnp.externalAddress ?? '-', yesNo(report.upnp.connected), report.upnp.reason]);
   table.push(['NAT-PMP', yesNo(report.natPmp.available), report.natPmp.externalAddress ?? '-', yesNo(report.natPmp.canMap), report.natPmp.reason]);
-  table.push(['PCP', yesNo(report.pcp.available), report.pcp.externalAddress ?? '-', report.pcp.available ? yesNo(report.pcp.resultCode === 0) : 'unknown', report.pcp.reason]);
+  table.push(['PCP', yesNo(report.pcp.available), report.pcp.externalAddress ?? '-', report.verify?.protocol === 'pcp' ? 'yes' : 'unknown', report.pcp.reason]);
   lines.push(table.toString());
   const device = [report.upnp.deviceName, report.upnp.manufacturer, report.upnp.model].filter((v) => v !== null && v !== undefined);
   if (device.length > 0) lines.push(`UPnP device: ${device.join(', ')}`);
@@ -43,6 +44,7 @@ export function renderGatewayText(report: GatewayReport, columns = 80): string {
     const outcome = v.inboundArrived === true ? 'traffic ARRIVED through the mapping' : v.inboundArrived === false ? 'traffic did NOT arrive' : 'could not be tested';
     lines.push('', `Mapping test${v.protocol === null ? '' : ` (${v.protocol}, external port ${v.externalPort ?? '?'})`}: ${outcome}.`, `  ${v.reason}`);
     if (v.mappingRemoved !== null) lines.push(`  The test mapping was ${v.mappingRemoved ? 'deleted again' : 'NOT confirmed deleted (it expires by its lease)'}.`);
+    if (v.arrivedWithoutMapping === false) lines.push('  Control: the same probe to a socket without a mapping stayed out, so it was the mapping that let traffic in.');
   }
   lines.push('', `Double NAT: ${yesNo(report.doubleNat)}; carrier-grade NAT: ${yesNo(report.carrierNat)}`);
   for (const reason of report.reasons) lines.push(`  - ${reason}`);
