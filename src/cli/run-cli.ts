@@ -56,6 +56,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE: fail (exit 1) unless the report says so; repeatable' })
           .option('family', { choices: [4, 6] as const, describe: 'IP version (default 4, or 6 when the servers are IPv6 addresses)' })
           .option('rto', { type: 'number', describe: 'initial RTO in ms (RFC 8489 §6.2.1; default 500)' })
+          .option('gateway', { type: 'boolean', default: true, describe: 'also ask the router about UPnP/NAT-PMP/PCP and a second NAT (--no-gateway to skip)' })
           .example('natscope classify', 'use the built-in public servers')
           .example('natscope classify 198.51.100.1 --json --expect mapping=endpoint-independent', 'assert in CI'),
       async (args) => {
@@ -66,6 +67,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           json: args.json,
           expect: args.expect.map(String),
           ...(args.rto === undefined ? {} : { rtoMs: args.rto }),
+          gateway: args.gateway,
         });
         io.stdout(stdout);
         result.exitCode = exitCode;

@@ -44,10 +44,16 @@ export function renderGatewayText(report: GatewayReport, columns = 80): string {
     const outcome = v.inboundArrived === true ? 'traffic ARRIVED through the mapping' : v.inboundArrived === false ? 'traffic did NOT arrive' : 'could not be tested';
     lines.push('', `Mapping test${v.protocol === null ? '' : ` (${v.protocol}, external port ${v.externalPort ?? '?'})`}: ${outcome}.`, `  ${v.reason}`);
     if (v.mappingRemoved !== null) lines.push(`  The test mapping was ${v.mappingRemoved ? 'deleted again' : 'NOT confirmed deleted (it expires by its lease)'}.`);
-    if (v.arrivedWithoutMapping === false) lines.push('  Control: the same probe to a socket without a mapping stayed out, so it was the mapping that let traffic in.');
+    if (v.inboundArrived === true && v.arrivedWithoutMapping === false) lines.push('  Control: the same probe to a socket without a mapping stayed out, so it was the mapping that let traffic in.');
   }
   lines.push('', `Double NAT: ${yesNo(report.doubleNat)}; carrier-grade NAT: ${yesNo(report.carrierNat)}`);
   for (const reason of report.reasons) lines.push(`  - ${reason}`);
   lines.push(`(${report.durationMs} ms)`);
   return lines.join('\n');
+}
+
+/** The lines classify's text report gains from its gateway section (none when the router was not asked). */
+export function renderGatewaySection(report: { readonly gateway?: GatewayReport | null; readonly doubleNat?: boolean | null }): string[] {
+  if (report.gateway === undefined || report.gateway === null) return [];
+  return ['', `Router: ${gatewayHeadline(report.gateway)}`, `Double NAT: ${yesNo(report.doubleNat)}${report.gateway.carrierNat === true ? " (your provider's carrier-grade NAT)" : ''}`, ...report.gateway.reasons.map((r) => `  - ${r}`)];
 }
