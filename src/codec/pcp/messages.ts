@@ -65,7 +65,8 @@ export function encodePcpAddress(address: string): Uint8Array {
 
 /** The text of a 16-byte PCP address: IPv4-mapped addresses come back as plain IPv4. */
 export function decodePcpAddress(bytes: Uint8Array): string {
-  return normalizeIp(ipFromBytes(bytes));
+  const mapped = bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  return mapped ? ipFromBytes(bytes.subarray(12, 16)) : normalizeIp(ipFromBytes(bytes));
 }
 
 /** Encodes a request: 24-byte header, then the opcode's data (RFC 6887 §7.1). */
