@@ -125,7 +125,7 @@ export async function verifyMapping(network: UdpNetwork, clock: Clock, http: Htt
       break;
     }
     // Registering through the mapped socket tells the address the internet sees it at (evidence either way).
-    const registration = options.signal?.aborted === true ? undefined : await echo.register(ECHO_POLICY);
+    const registration = await untilAborted(echo.register(ECHO_POLICY), options.signal);
     const observedAddress = registration === undefined ? null : formatTransportAddress(registration.observed);
     if (mapping === undefined) {
       const why = candidates.length === 0 ? 'no port-mapping protocol answers on the router' : `the router made no mapping: ${refusals.map((r) => `${r.protocol}: ${r.reason}`).join('; ')}`;
@@ -144,6 +144,7 @@ export async function verifyMapping(network: UdpNetwork, clock: Clock, http: Htt
     };
     const mappedText = `${externalAddress ?? '?'}:${mapping.externalPort}`;
     if (registration === undefined) {
+      if (options.signal?.aborted === true) return { ...made, probeVia: null, mappingRemoved: null, inboundArrived: null, reason: `stopped (interrupted) after the mapping ${mappedText} was made, before anything was sent to it` };
       return { ...made, probeVia: null, mappingRemoved: null, inboundArrived: null, reason: `the mapping ${mappedText} was made, but the echo server at ${formatTransportAddress(options.echoServer)} did not answer, so nothing could be sent to it` };
     }
     const observed = registration.observed;
@@ -222,7 +223,7 @@ async function controlProbe(network: UdpNetwork, clock: Clock, echoServer: Trans
     echoServer,
   );
   try {
-    const registration = await echo.register(ECHO_POLICY);
+    const registration = await untilAborted(echo.register(ECHO_POLICY), signal);
     if (registration === undefined) return null;
     let ack = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-address', 0);
     if (ack !== undefined && !ack.accepted) ack = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-port', 0);
@@ -232,6 +233,13 @@ async function controlProbe(network: UdpNetwork, clock: Clock, echoServer: Trans
   } finally {
     echo.close();
   }
+}
+
+/** Resolves with `promise`, or with undefined as soon as `signal` aborts (Ctrl-C must not wait for retransmissions). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.resolve(undefined);
+  return Promise.race([promise, new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }))]);
 }
 
 function waitForProbe(clock: Clock, nonceHex: string, waitMs: number, signal: AbortSignal | undefined, listen: (listener: (nonce: string) => void) => void): Promise<boolean> {

@@ -20,11 +20,33 @@ export function gatewayHeadline(report: GatewayReport): string {
   return `Your router (${report.gateway}) can open ports for programs with ${canMap.join(', ')}.`;
 }
 
+/** Wraps `text` at spaces to `width` columns, continuing lines with `indent`. */
+function wrap(text: string, width: number, indent = ''): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && [...line].length + 1 + [...word].length > width) {
+      lines.push(line);
+      line = `${indent}${word}`;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
 /** The text report; `columns` is the terminal width. Unknown fields are shown as "unknown". */
 export function renderGatewayText(report: GatewayReport, columns = 80): string {
-  const lines: string[] = [gatewayHeadline(report), ''];
   const width = Math.max(60, Math.min(columns, 120));
-  const reasonWidth = Math.max(20, width - 10 - 11 - 18 - 10);
+  const table_ = renderTable(report, width);
+  const text: string[] = [gatewayHeadline(report), '', table_];
+  return [...text.slice(0, 2).flatMap((t) => (t === '' ? [''] : wrap(t, width))), table_, ...renderDetails(report).flatMap((t) => (t === '' ? [''] : wrap(t, width, t.startsWith('  ') ? '    ' : '  ')))].join('\n');
+}
+
+function renderTable(report: GatewayReport, width: number): string {
+  // Five columns and six borders fill the width exactly.
+  const reasonWidth = Math.max(20, width - (10 + 9 + 18 + 9) - 6);
   const table = new Table({
     head: ['protocol', 'answers', 'external address', 'can map', 'why'],
     colWidths: [10, 9, 18, 9, reasonWidth],
@@ -34,7 +56,11 @@ export function renderGatewayText(report: GatewayReport, columns = 80): string {
   table.push(['UPnP-IGD', yesNo(report.upnp.available), report.upnp.externalAddress ?? '-', yesNo(report.upnp.connected), report.upnp.reason]);
   table.push(['NAT-PMP', yesNo(report.natPmp.available), report.natPmp.externalAddress ?? '-', yesNo(report.natPmp.canMap), report.natPmp.reason]);
   table.push(['PCP', yesNo(report.pcp.available), report.pcp.externalAddress ?? '-', report.verify?.protocol === 'pcp' ? 'yes' : 'unknown', report.pcp.reason]);
-  lines.push(table.toString());
+  return table.toString();
+}
+
+function renderDetails(report: GatewayReport): string[] {
+  const lines: string[] = [];
   const device = [report.upnp.deviceName, report.upnp.manufacturer, report.upnp.model].filter((v) => v !== null && v !== undefined);
   if (device.length > 0) lines.push(`UPnP device: ${device.join(', ')}`);
   const epochs = [report.natPmp.epoch === null ? undefined : `NAT-PMP epoch ${report.natPmp.epoch} s`, report.pcp.epoch === null ? undefined : `PCP epoch ${report.pcp.epoch} s`].filter(Boolean);
@@ -49,7 +75,7 @@ export function renderGatewayText(report: GatewayReport, columns = 80): string {
   lines.push('', `Double NAT: ${yesNo(report.doubleNat)}; carrier-grade NAT: ${yesNo(report.carrierNat)}`);
   for (const reason of report.reasons) lines.push(`  - ${reason}`);
   lines.push(`(${report.durationMs} ms)`);
-  return lines.join('\n');
+  return lines;
 }
 
 /** The lines classify's text report gains from its gateway section (none when the router was not asked). */
