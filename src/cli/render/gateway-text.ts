@@ -23,16 +23,17 @@ export function gatewayHeadline(report: GatewayReport): string {
 /** Wraps `text` at spaces to `width` columns, continuing lines with `indent`. */
 function wrap(text: string, width: number, indent = ''): string[] {
   const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
+  const lead = /^\s*/.exec(text)?.[0] ?? '';
+  let line = lead;
+  for (const word of text.slice(lead.length).split(' ')) {
     if (line !== '' && [...line].length + 1 + [...word].length > width) {
       lines.push(line);
       line = `${indent}${word}`;
     } else {
-      line = line === '' ? word : `${line} ${word}`;
+      line = line.trim() === '' ? `${line}${word}` : `${line} ${word}`;
     }
   }
-  if (line !== '') lines.push(line);
+  if (line.trim() !== '') lines.push(line);
   return lines;
 }
 
