@@ -26,3 +26,12 @@ export {
   SocketError,
   LabError,
 } from './errors.js';
+export { gateway, type GatewayOptions, type GatewayReport } from './api/gateway.js';
+export { probeGateway, type GatewayFindings, type NatPmpFinding, type PcpFinding, type UpnpFinding } from './probe/gateway-probe.js';
+export { verifyMapping, type VerifyReport } from './probe/verify-mapping.js';
+export { decideDoubleNat, classifyExternalAddress, type DoubleNatEvidence, type DoubleNatVerdict } from './diagnose/double-nat.js';
+export { encodeNatPmpExternalAddressRequest, encodeNatPmpMapRequest, decodeNatPmpResponse, type NatPmpResponse } from './codec/natpmp.js';
+export { encodePcpRequest, decodePcpResponse, type PcpRequest, type PcpResponse } from './codec/pcp/messages.js';
+export { PcpResultCode, pcpResultName } from './codec/pcp/constants.js';
+export { PortMappingTransaction, natPmpSchedule, pcpSchedule } from './protocol/port-mapping-transaction.js';
+export { GatewayError } from './errors.js';
