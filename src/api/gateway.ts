@@ -116,13 +116,16 @@ export async function gateway(options: GatewayOptions = {}): Promise<GatewayRepo
   });
   const reasons = [...verdict.reasons];
   if (hopTrace?.reason !== undefined) reasons.push(`route trace to ${traceHost}: ${hopTrace.reason}`);
+  if (verdict.doubleNat === null && refusal.length > 0 && traceHost === undefined) {
+    reasons.push('give --verify ECHO-HOST or --trace HOST: the address the internet sees and the next router after yours can tell');
+  }
   return {
     schema: 'natscope.gateway/1',
     gateway: router,
     localAddress,
-    upnp: findings.upnp,
-    natPmp: findings.natPmp,
-    pcp: findings.pcp,
+    upnp: inOrder(findings.upnp, UPNP_KEYS),
+    natPmp: inOrder(findings.natPmp, NAT_PMP_KEYS),
+    pcp: inOrder(findings.pcp, PCP_KEYS),
     verify,
     doubleNat: verdict.doubleNat,
     carrierNat: verdict.carrierNat,
@@ -130,4 +133,13 @@ export async function gateway(options: GatewayOptions = {}): Promise<GatewayRepo
     reasons,
     durationMs: Math.round(clock.nowMs() - started),
   };
+}
+
+// JSON reads best with the same field order every time: what a person looks for first.
+const NAT_PMP_KEYS = ['available', 'canMap', 'externalAddress', 'reason', 'epoch', 'resultCode', 'rttMs'] as const;
+const PCP_KEYS = ['available', 'externalAddress', 'reason', 'epoch', 'resultCode', 'resultName', 'rttMs'] as const;
+const UPNP_KEYS = ['available', 'connected', 'externalAddress', 'reason', 'connectionStatus', 'deviceName', 'manufacturer', 'model', 'location', 'serviceType', 'controlUrl'] as const;
+
+function inOrder<T extends object>(value: T, keys: readonly (keyof T)[]): T {
+  return Object.fromEntries(keys.map((key) => [key, value[key]])) as T;
 }
