@@ -126,7 +126,7 @@ export async function gateway(options: GatewayOptions = {}): Promise<GatewayRepo
     upnp: inOrder(findings.upnp, UPNP_KEYS),
     natPmp: inOrder(findings.natPmp, NAT_PMP_KEYS),
     pcp: inOrder(findings.pcp, PCP_KEYS),
-    verify,
+    verify: verify === null ? null : inOrder(verify, VERIFY_KEYS),
     doubleNat: verdict.doubleNat,
     carrierNat: verdict.carrierNat,
     hops: hopTrace === undefined ? null : hopTrace.hops,
@@ -139,6 +139,8 @@ export async function gateway(options: GatewayOptions = {}): Promise<GatewayRepo
 const NAT_PMP_KEYS = ['available', 'canMap', 'externalAddress', 'reason', 'epoch', 'resultCode', 'rttMs'] as const;
 const PCP_KEYS = ['available', 'externalAddress', 'reason', 'epoch', 'resultCode', 'resultName', 'rttMs'] as const;
 const UPNP_KEYS = ['available', 'connected', 'externalAddress', 'reason', 'connectionStatus', 'deviceName', 'manufacturer', 'model', 'location', 'serviceType', 'controlUrl'] as const;
+
+const VERIFY_KEYS = ['protocol', 'inboundArrived', 'reason', 'arrivedWithoutMapping', 'mappingRemoved', 'externalAddress', 'externalPort', 'internalPort', 'lifetimeSeconds', 'observedAddress', 'probeVia', 'refusals'] as const;
 
 function inOrder<T extends object>(value: T, keys: readonly (keyof T)[]): T {
   return Object.fromEntries(keys.map((key) => [key, value[key]])) as T;

@@ -25,7 +25,9 @@ export function startLabDaemon(argv: readonly string[], files: { dir: string; lo
   child.unref();
   const pid = child.pid;
   if (pid === undefined) throw new LabError(`cannot start ${argv.join(' ')}`);
-  writeFileSync(files.pidFile, `${pid}\n`);
+  // The program's name goes beside the PID: lab down stops the PID only while it still runs that program.
+  const program = argv.find((arg) => arg.startsWith('/')) ?? file ?? '';
+  writeFileSync(files.pidFile, `${pid}\n${program}\n`);
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     const log = readFileSync(files.log, 'utf8');
@@ -50,9 +52,12 @@ function isRunning(pid: number): boolean {
 /** Stops the daemon whose PID `pidFile` holds (SIGTERM, then SIGKILL after 2 s); nothing when there is none. */
 export function stopLabDaemon(pidFile: string): void {
   if (!existsSync(pidFile)) return;
-  const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+  const [pidText = '', program = ''] = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number.parseInt(pidText, 10);
   rmSync(pidFile, { force: true });
   if (!Number.isInteger(pid) || pid <= 1 || !isRunning(pid)) return;
+  // A PID reused by another program since is not ours to stop.
+  if (program !== '' && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(program)) return;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 2_000;
   while (isRunning(pid) && Date.now() < deadline) sleepMs(50);

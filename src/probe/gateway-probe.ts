@@ -109,7 +109,7 @@ export async function probeNatPmp(network: UdpNetwork, clock: Clock, options: Ga
       return NO_NAT_PMP(malformed === undefined ? `no NAT-PMP answer from ${options.gateway}:${server.port} in ${Math.round(outcome.waitedMs)} ms (${outcome.sends} requests)` : `only malformed NAT-PMP replies: ${malformed}`);
     }
     const answer = outcome.value;
-    const base = { available: true, epoch: answer.epochSeconds, resultCode: answer.resultCode, rttMs: outcome.rttMs };
+    const base = { available: true, epoch: answer.epochSeconds, resultCode: answer.resultCode, rttMs: Math.round(outcome.rttMs * 100) / 100 };
     if (answer.resultCode !== 0) {
       return { ...base, canMap: false, externalAddress: null, reason: explainNatPmpResult(answer.resultCode) };
     }
@@ -182,7 +182,7 @@ export async function probePcp(network: UdpNetwork, clock: Clock, options: Gatew
     if (outcome.value === 'nat-pmp-only') return NO_PCP('the router answered PCP with NAT-PMP "Unsupported Version": it speaks NAT-PMP only');
     const answer = outcome.value;
     const name = pcpResultName(answer.resultCode);
-    const base = { epoch: answer.epochSeconds, resultCode: answer.resultCode, resultName: name, rttMs: outcome.rttMs, externalAddress: null };
+    const base = { epoch: answer.epochSeconds, resultCode: answer.resultCode, resultName: name, rttMs: Math.round(outcome.rttMs * 100) / 100, externalAddress: null };
     if (answer.resultCode === PcpResultCode.SUCCESS) return { ...base, available: true, reason: 'PCP answers ANNOUNCE (SUCCESS); ANNOUNCE carries no external address' };
     if (answer.resultCode === PcpResultCode.ADDRESS_MISMATCH) {
       return { ...base, available: true, reason: `PCP answers ${name}: the server saw this host from another address than ${clientAddress}, so a NAT lies between them` };
