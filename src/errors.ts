@@ -51,3 +51,10 @@ export class LabError extends NatscopeError {
     super('ERR_LAB', message, options);
   }
 }
+
+/** The gateway could not be found or asked (no default route, a bad address). */
+export class GatewayError extends NatscopeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_GATEWAY', message, options);
+  }
+}

@@ -30,3 +30,12 @@ export { unusableMappedAddress, alternateAddressOf, alternateAddressAttribute, d
 export { BROKEN_ANSWER_KINDS, type RejectionKind, type BindingOutcome } from './diagnose/evidence.js';
 export type { ClassifyProgress } from './api/classify.js';
 export { punchDeadlineMs, CONTROL_FAILURES_TO_STOP, type MeasuredLifetime, type PunchProgress } from './probe/punch.js';
+export { gateway, type GatewayOptions, type GatewayReport } from './api/gateway.js';
+export { probeGateway, type GatewayFindings, type NatPmpFinding, type PcpFinding, type UpnpFinding } from './probe/gateway-probe.js';
+export { verifyMapping, type VerifyReport } from './probe/verify-mapping.js';
+export { decideDoubleNat, classifyExternalAddress, type DoubleNatEvidence, type DoubleNatVerdict } from './diagnose/double-nat.js';
+export { encodeNatPmpExternalAddressRequest, encodeNatPmpMapRequest, decodeNatPmpResponse, type NatPmpResponse } from './codec/natpmp.js';
+export { encodePcpRequest, decodePcpResponse, type PcpRequest, type PcpResponse } from './codec/pcp/messages.js';
+export { PcpResultCode, pcpResultName } from './codec/pcp/constants.js';
+export { PortMappingTransaction, natPmpSchedule, pcpSchedule } from './protocol/port-mapping-transaction.js';
+export { GatewayError } from './errors.js';

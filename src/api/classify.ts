@@ -12,6 +12,7 @@ import type { Clock, UdpNetwork } from '../probe/ports.js';
 import type { RtoBounds } from '../protocol/rto-estimator.js';
 import { RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from '../protocol/transaction.js';
 import { DEFAULT_STUN_SERVERS } from './default-servers.js';
+import { classifyGatewaySection, type ClassifyGatewaySection } from './classify-gateway.js';
 
 /** Options of `classify`. */
 export interface ClassifyOptions {
@@ -28,6 +29,8 @@ export interface ClassifyOptions {
   readonly network?: UdpNetwork;
   /** Injected for tests; default the system clock. */
   readonly clock?: Clock;
+  /** Also ask the default gateway about port mapping and a second NAT (natscope gateway); default false. */
+  readonly gateway?: boolean;
 }
 
 /** Where a classification is (see GatherProgress); `text` says it in words. */
@@ -60,7 +63,7 @@ export interface TestRecord {
 }
 
 /** What `classify` returns and `natscope classify --json` prints (schema "natscope.classify/1"). */
-export interface ClassifyReport extends NatVerdict {
+export interface ClassifyReport extends NatVerdict, Partial<ClassifyGatewaySection> {
   readonly schema: 'natscope.classify/1';
   /** The RFC 5780 server (or the first to answer) as "ip:port". */
   readonly server: string | null;
@@ -133,7 +136,8 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
   const testI = evidence.mappingTestI;
   const localIp = testI === undefined ? undefined : await network.routeSourceAddress?.(testI.destination);
   const local = testI === undefined ? undefined : localIp === undefined ? testI.local : { ...testI.local, address: localIp };
-  return buildReport(verdict, evidence, local, names, unresolved, durationMs);
+  const report = buildReport(verdict, evidence, local, names, unresolved, durationMs);
+  return options.gateway === true ? { ...report, ...(await classifyGatewaySection(report)) } : report;
 }
 
 function buildReport(

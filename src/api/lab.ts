@@ -3,6 +3,7 @@ import { LabError } from '../errors.js';
 import { findPreset, LAB_PRESETS } from '../lab/presets.js';
 import { LAB, setupCommands, teardownCommands, type LabOptions } from '../lab/topology.js';
 import { checkLabPrerequisites, listNamespaces, runLabCommands } from '../platform/lab-runner.js';
+import { buildGatewayLab, stopGatewayLab } from './gateway-lab.js';
 
 /** The lab's hosts, as `lab exec` names them. */
 export const LAB_HOSTS: Readonly<Record<string, string>> = {
@@ -42,19 +43,25 @@ export function labUp(options: LabUpOptions): LabDescription {
     throw new LabError(`loss must be 0-99 %, not ${options.lossPercent}`);
   }
   checkLabPrerequisites();
+  stopGatewayLab();
   runLabCommands(teardownCommands());
+  let natPublicAddress: string | undefined;
   try {
     runLabCommands(setupCommands({ ...options, preset }));
+    natPublicAddress = buildGatewayLab({ ...options, preset });
   } catch (error) {
+    stopGatewayLab();
     runLabCommands(teardownCommands());
     throw error;
   }
-  return describeLab(preset.name, preset.family);
+  const lab = describeLab(preset.name, preset.family);
+  return natPublicAddress === undefined ? lab : { ...lab, natPublicAddresses: [natPublicAddress, ...lab.natPublicAddresses.slice(1)] };
 }
 
 /** Removes every lab namespace; safe to call when there is no lab. */
 export function labDown(): void {
   checkLabPrerequisites();
+  stopGatewayLab();
   runLabCommands(teardownCommands());
 }
 

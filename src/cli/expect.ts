@@ -17,7 +17,7 @@ export interface ExpectationResult extends Expectation {
 /** Parses "KEY=VALUE" flags; a malformed one or an unknown key is a usage error. */
 export function parseExpectations(texts: readonly string[], knownKeys: readonly string[]): Expectation[] {
   return texts.map((text) => {
-    const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(text);
+    const match = /^([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*)=(.*)$/.exec(text);
     if (match === null) throw new ExitError(ExitCode.USAGE, `--expect "${text}" is not KEY=VALUE`);
     const [, key = '', value = ''] = match;
     if (!knownKeys.includes(key)) {
@@ -27,10 +27,12 @@ export function parseExpectations(texts: readonly string[], knownKeys: readonly 
   });
 }
 
-/** Compares each expectation with the report's top-level field, as text ("true", "null", "full-cone"). */
+/** Compares each expectation with the report's field (dotted keys reach into objects: natPmp.available), as text ("true", "null", "full-cone"). */
 export function checkExpectations(report: Readonly<Record<string, unknown>>, expectations: readonly Expectation[]): ExpectationResult[] {
   return expectations.map((expectation) => {
-    const actual = report[expectation.key];
+    const actual = expectation.key
+      .split('.')
+      .reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), report);
     const text = actual === null || typeof actual !== 'object' ? String(actual) : JSON.stringify(actual);
     const undecided = actual === null || actual === 'unknown';
     return { ...expectation, actual, met: text === expectation.value, undecided };

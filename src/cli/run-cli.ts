@@ -5,8 +5,10 @@ import { runClassifyCommand } from './commands/classify.js';
 import { startStunServer } from './commands/serve-stun.js';
 import { startEchoServer } from './commands/serve-echo.js';
 import { runPunchCommand } from './commands/punch.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
 import { LAB_PRESETS } from '../lab/presets.js';
+import { parsePortmapList } from '../lab/portmap.js';
 import { ExitCode, ExitError } from './exit-codes.js';
 
 const VERSION = '0.1.0';
@@ -54,6 +56,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE: fail (exit 1) unless the report says so; repeatable' })
           .option('family', { choices: [4, 6] as const, describe: 'IP version (default 4, or 6 when the servers are IPv6 addresses)' })
           .option('rto', { type: 'number', describe: 'initial RTO in ms (RFC 8489 §6.2.1; default 500)' })
+          .option('gateway', { type: 'boolean', default: true, describe: 'also ask the router about UPnP/NAT-PMP/PCP and a second NAT (--no-gateway to skip)' })
           .example('natscope classify', 'use the built-in public servers')
           .example('natscope classify 198.51.100.1 --json --expect mapping=endpoint-independent', 'assert in CI'),
       async (args) => {
@@ -64,6 +67,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           json: args.json,
           expect: args.expect.map(String),
           ...(args.rto === undefined ? {} : { rtoMs: args.rto }),
+          gateway: args.gateway,
         });
         io.stdout(stdout);
         result.exitCode = exitCode;
@@ -167,6 +171,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
         result.exitCode = exitCode;
       },
     )
+    .command(gatewayCommand(io, result))
     .command('lab', 'Real emulated NATs in Linux network namespaces (root only)', (y) =>
       y
         .command(
@@ -178,12 +183,16 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
               .option('udp-timeout', { type: 'number', default: 30, describe: 'seconds a hole lives after one exchange (nf_conntrack_udp_timeout)' })
               .option('udp-stream-timeout', { type: 'number', default: 120, describe: 'seconds after two-way traffic (nf_conntrack_udp_timeout_stream)' })
               .option('loss', { type: 'number', default: 0, describe: 'percent of packets dropped each way through the NAT' })
-              .option('hairpin', { type: 'boolean', default: false, describe: 'let the NAT hairpin (port-preserving presets)' }),
+              .option('hairpin', { type: 'boolean', default: false, describe: 'let the NAT hairpin (port-preserving presets)' })
+              .option('portmap', { type: 'string', describe: 'run miniupnpd on nat1 offering these: upnp,pmp,pcp (or a subset)' })
+              .option('carrier-nat', { type: 'boolean', default: false, describe: 'put a carrier-grade NAT (100.64.0.0/10 inside) above nat1' }),
           (args) => {
             for (const [name, value] of [['udp-timeout', args['udp-timeout']], ['udp-stream-timeout', args['udp-stream-timeout']]] as const) {
               if (!Number.isInteger(value) || value < 1) throw new ExitError(ExitCode.USAGE, `--${name} must be a whole number of seconds ≥ 1, not ${value}`);
             }
-            const lab = labUp({ preset: args.preset, udpTimeoutSeconds: args['udp-timeout'], udpStreamTimeoutSeconds: args['udp-stream-timeout'], lossPercent: args.loss, hairpin: args.hairpin });
+            const portmap = args.portmap === undefined ? undefined : parsePortmapList(args.portmap);
+            if (portmap !== undefined && 'error' in portmap) throw new ExitError(ExitCode.USAGE, portmap.error);
+            const lab = labUp({ preset: args.preset, udpTimeoutSeconds: args['udp-timeout'], udpStreamTimeoutSeconds: args['udp-stream-timeout'], lossPercent: args.loss, hairpin: args.hairpin, ...(portmap === undefined ? {} : { portmap: portmap.protocols }), carrierNat: args['carrier-nat'] });
             io.stdout(`lab up: ${lab.preset}; STUN/echo servers go on ${lab.servers.join(' and ')} (host "public"); clients ${lab.clients.join(', ')} behind NATs ${lab.natPublicAddresses.join(', ')}`);
             io.stdout(`try: natscope lab exec public -- natscope serve stun --address ${lab.servers[0]} --alt-address ${lab.servers[1]}`);
             if (lab.family === 6) io.stdout('this preset is about IPv6; the lab is dual-stack and leaves IPv4 routed');

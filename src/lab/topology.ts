@@ -1,4 +1,5 @@
 import type { LabPreset } from './presets.js';
+import type { PortmapProtocol } from './portmap.js';
 
 /**
  * The lab's name prefix: namespaces and veth names start with it. NATSCOPE_LAB_ID (2-4 letters) lets two labs
@@ -34,6 +35,10 @@ export interface LabOptions {
   /** Percentage of packets crossing a NAT that are dropped, each way. */
   readonly lossPercent?: number;
   readonly hairpin?: boolean;
+  /** Run miniupnpd on NAT 1 offering these protocols (src/lab/portmap.ts). */
+  readonly portmap?: readonly PortmapProtocol[];
+  /** Put a carrier-grade NAT (100.64.0.0/10 inside) above NAT 1 (src/lab/double-nat.ts). */
+  readonly carrierNat?: boolean;
 }
 
 /** A command to run: argv, and whether its failure is fine (teardown of what may not exist). */
@@ -47,7 +52,7 @@ const inNs = (ns: string, ...argv: string[]): string[] => ['ip', 'netns', 'exec'
 
 /** Commands that remove every lab namespace (and so every veth, rule and conntrack entry in them). */
 export function teardownCommands(): LabCommand[] {
-  return [LAB.public, ...LAB.nat, ...LAB.client].map((ns) => ({ argv: ['ip', 'netns', 'del', ns], mayFail: true }));
+  return [LAB.public, ...LAB.nat, ...LAB.client, `${LAB_ID}-cgn`].map((ns) => ({ argv: ['ip', 'netns', 'del', ns], mayFail: true }));
 }
 
 /** Commands that build the lab: public host with two addresses, two NATs, a client behind each. Pure. */

@@ -1,6 +1,7 @@
 import { classify, type ClassifyReport } from '../../api/classify.js';
 import { checkExpectations, exitCodeFor, parseExpectations, type ExpectationResult } from '../expect.js';
 import { renderClassifyText } from '../render/classify-text.js';
+import { renderGatewaySection } from '../render/gateway-text.js';
 import { createProgress } from '../spinner.js';
 
 /** Normalised options of `natscope classify`. */
@@ -10,6 +11,8 @@ export interface ClassifyCommandOptions {
   readonly json: boolean;
   readonly expect: readonly string[];
   readonly rtoMs?: number;
+  /** Ask the router too (--no-gateway skips it). */
+  readonly gateway?: boolean;
 }
 
 /** The keys --expect accepts: the report's top-level scalar fields. */
@@ -25,6 +28,7 @@ export const CLASSIFY_EXPECT_KEYS = [
   'localAddress',
   'server',
   'serverSupportsRfc5780',
+  'doubleNat',
 ] as const;
 
 /** Runs `natscope classify`; returns the exit code and what to print. */
@@ -38,6 +42,7 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
       ...(options.family === undefined ? {} : { family: options.family }),
       onProgress: (p) => progress.update(p.text),
       ...(options.rtoMs === undefined ? {} : { policy: { rtoMs: options.rtoMs } }),
+      gateway: options.gateway ?? false,
     });
   } finally {
     progress.stop();
@@ -45,7 +50,7 @@ export async function runClassifyCommand(options: ClassifyCommandOptions): Promi
   const results = checkExpectations(report as unknown as Record<string, unknown>, expectations);
   const exitCode = exitCodeFor(results, report.rfc3489 === 'unknown');
   if (options.json) return { exitCode, stdout: JSON.stringify({ ...report, expectations: results }, null, 2) };
-  return { exitCode, stdout: [renderClassifyText(report), ...renderExpectations(results)].join('\n') };
+  return { exitCode, stdout: [renderClassifyText(report), ...renderGatewaySection(report), ...renderExpectations(results)].join('\n') };
 }
 
 function renderExpectations(results: readonly ExpectationResult[]): string[] {
