@@ -85,9 +85,10 @@ interface PendingProbe {
   readonly source: string;
 }
 
-/** What one source holds: its registrations (oldest first) and the probes it asked for that are not sent yet. */
+/** What one source holds: its registrations and those never probed (each oldest first), and its unsent probes. */
 interface SourceHoldings {
   readonly registrations: Set<string>;
+  readonly unprobed: Set<string>;
   pendingProbes: number;
 }
 
@@ -172,7 +173,7 @@ export class EchoServerProtocol {
       const message = control ? decodeEchoMessage(bytes) : undefined;
       if (message?.type === 'register' || message?.type === 'probe-request') {
         const rate = this.limits.rateLimit as RateLimit;
-        return this.busy(nowMs, source, message.token, 'rate-limited', Math.ceil(1000 / rate.packetsPerSecond), from, arrivedOn);
+        return this.busy(nowMs, source, message.token, 'rate-limited', () => Math.ceil(1000 / rate.packetsPerSecond), from, arrivedOn);
       }
       return [{ type: 'ignore', reason: 'rate-limited' }];
     }
@@ -238,14 +239,15 @@ export class EchoServerProtocol {
     if (existing !== undefined) this.remove(existing);
     let holdings = this.sources.get(source);
     if (holdings !== undefined && holdings.registrations.size >= this.limits.maxRegistrationsPerSource && !this.reclaimFromSource(nowMs, holdings)) {
-      return this.busy(nowMs, source, token, 'source-limit', this.sourceRetryAfterMs(nowMs, holdings), from, arrivedOn);
+      const full = holdings;
+      return this.busy(nowMs, source, token, 'source-limit', () => this.sourceRetryAfterMs(nowMs, full), from, arrivedOn);
     }
     if (this.registrations.size >= this.limits.maxRegistrations && !this.reclaimOldestUnprobed(nowMs)) {
-      return this.busy(nowMs, source, token, 'registrations-full', this.tableRetryAfterMs(nowMs), from, arrivedOn);
+      return this.busy(nowMs, source, token, 'registrations-full', () => this.tableRetryAfterMs(nowMs), from, arrivedOn);
     }
     if (holdings === undefined) {
-      if (this.sources.size >= this.limits.maxSources) return this.busy(nowMs, source, token, 'registrations-full', this.tableRetryAfterMs(nowMs), from, arrivedOn);
-      holdings = { registrations: new Set(), pendingProbes: 0 };
+      if (this.sources.size >= this.limits.maxSources) return this.busy(nowMs, source, token, 'registrations-full', () => this.tableRetryAfterMs(nowMs), from, arrivedOn);
+      holdings = { registrations: new Set(), unprobed: new Set(), pendingProbes: 0 };
       this.sources.set(source, holdings);
     }
     const registration: Registration = {
@@ -258,8 +260,11 @@ export class EchoServerProtocol {
       probes: sameAddress ? existing.probes : 0,
     };
     this.registrations.set(key, registration);
-    if (registration.probes === 0) this.unprobed.set(key, registration);
     holdings.registrations.add(key);
+    if (registration.probes === 0) {
+      this.unprobed.set(key, registration);
+      holdings.unprobed.add(key);
+    }
     const reply = encodeEchoMessage({ type: 'registered', token, cookie: this.cookie(token, from), observed: from });
     return [{ type: 'send', via: arrivedOn, to: from, bytes: reply }];
   }
@@ -287,18 +292,19 @@ export class EchoServerProtocol {
     const copies = this.limits.probeCopies;
     const requester = this.sources.get(source);
     if ((requester?.pendingProbes ?? 0) + copies > this.limits.maxPendingProbesPerSource) {
-      return this.busy(nowMs, source, message.token, 'source-limit', BUSY_INTERVAL_MS, from, arrivedOn);
+      return this.busy(nowMs, source, message.token, 'source-limit', () => BUSY_INTERVAL_MS, from, arrivedOn);
     }
     if (this.pending.size + copies > this.limits.maxPendingProbes || (requester === undefined && this.sources.size >= this.limits.maxSources)) {
-      return this.busy(nowMs, source, message.token, 'probes-full', Math.max(BUSY_INTERVAL_MS, (this.pending.peek()?.atMs ?? nowMs) - nowMs), from, arrivedOn);
+      return this.busy(nowMs, source, message.token, 'probes-full', () => (this.pending.peek()?.atMs ?? nowMs) - nowMs, from, arrivedOn);
     }
     let holdings = requester;
     if (holdings === undefined) {
-      holdings = { registrations: new Set(), pendingProbes: 0 };
+      holdings = { registrations: new Set(), unprobed: new Set(), pendingProbes: 0 };
       this.sources.set(source, holdings);
     }
     registration.probes += 1;
     this.unprobed.delete(registration.key);
+    this.sources.get(registration.source)?.unprobed.delete(registration.key);
     holdings.pendingProbes += copies;
     const probe = encodeEchoMessage({ type: 'probe', token: message.token, nonce: message.nonce });
     const probeVia = message.via === 'same' ? registration.socket : via;
@@ -310,23 +316,22 @@ export class EchoServerProtocol {
   }
 
   /** BUSY (as large as the request, 64 bytes), at most one per source per second; past that, silence is counted. */
-  private busy(nowMs: number, source: string, token: Uint8Array, reason: BusyReason, retryAfterMs: number, to: TransportAddress, via: ServerSocketKey): Action[] {
+  private busy(nowMs: number, source: string, token: Uint8Array, reason: BusyReason, retryAfterMs: () => number, to: TransportAddress, via: ServerSocketKey): Action[] {
     if (!this.busyLimiter.allow(source, nowMs)) return [{ type: 'ignore', reason, detail: 'busy-suppressed' }];
-    const bytes = encodeEchoMessage({ type: 'busy', token, reason, retryAfterMs: Math.max(BUSY_INTERVAL_MS, Math.ceil(retryAfterMs)) });
+    const bytes = encodeEchoMessage({ type: 'busy', token, reason, retryAfterMs: Math.max(BUSY_INTERVAL_MS, Math.ceil(retryAfterMs())) });
     return [{ type: 'send', via, to, bytes }];
   }
 
-  /** Frees a slot of a source at its limit: its first registration that expired or is reclaimable. O(limit). */
+  /**
+   * Frees a slot of a source at its limit: its oldest registration that never probed, if old enough. O(1): expired
+   * registrations are already gone (expire() runs before every control message), and the sets are oldest first.
+   */
   private reclaimFromSource(nowMs: number, holdings: SourceHoldings): boolean {
-    for (const key of holdings.registrations) {
-      const registration = this.registrations.get(key);
-      if (registration === undefined) continue;
-      if (registration.expiresAtMs <= nowMs || (registration.probes === 0 && registration.registeredAtMs + this.limits.unprobedReclaimMs <= nowMs)) {
-        this.remove(registration);
-        return true;
-      }
-    }
-    return false;
+    const oldestKey = holdings.unprobed.values().next().value;
+    const oldest = oldestKey === undefined ? undefined : this.registrations.get(oldestKey);
+    if (oldest === undefined || oldest.registeredAtMs + this.limits.unprobedReclaimMs > nowMs) return false;
+    this.remove(oldest);
+    return true;
   }
 
   /** Frees a slot of a full table: the oldest registration that never had a probe request, if it is old enough. */
@@ -337,15 +342,12 @@ export class EchoServerProtocol {
     return true;
   }
 
+  /** When the source's first slot frees: its oldest unprobed registration becomes reclaimable, or its oldest expires. */
   private sourceRetryAfterMs(nowMs: number, holdings: SourceHoldings): number {
-    let soonest = Infinity;
-    for (const key of holdings.registrations) {
-      const registration = this.registrations.get(key);
-      if (registration === undefined) continue;
-      const freeAt = registration.probes === 0 ? Math.min(registration.expiresAtMs, registration.registeredAtMs + this.limits.unprobedReclaimMs) : registration.expiresAtMs;
-      soonest = Math.min(soonest, freeAt);
-    }
-    return soonest - nowMs;
+    const at = (key: string | undefined): Registration | undefined => (key === undefined ? undefined : this.registrations.get(key));
+    const oldestUnprobed = at(holdings.unprobed.values().next().value);
+    const oldest = at(holdings.registrations.values().next().value);
+    return Math.min(oldestUnprobed === undefined ? Infinity : oldestUnprobed.registeredAtMs + this.limits.unprobedReclaimMs, oldest?.expiresAtMs ?? Infinity) - nowMs;
   }
 
   private tableRetryAfterMs(nowMs: number): number {
@@ -360,6 +362,7 @@ export class EchoServerProtocol {
     const holdings = this.sources.get(registration.source);
     if (holdings === undefined) return;
     holdings.registrations.delete(registration.key);
+    holdings.unprobed.delete(registration.key);
     this.forgetIfEmpty(registration.source, holdings);
   }
 
