@@ -1,5 +1,5 @@
-import { formatTransportAddress, sameIp, type TransportAddress } from '../codec/transport-address.js';
-import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
+import { sameIp, type TransportAddress } from '../codec/transport-address.js';
+import type { RateLimit } from './rate-limiter.js';
 
 /**
  * Limits that keep a public echo server out of echo loops (the old echo/chargen loop, RFC 862 and RFC 864 over UDP:
@@ -11,7 +11,7 @@ export interface EchoLoopGuardLimits {
   readonly identicalWindowMs: number;
   /** Plain echoes per destination socket (a backstop for loops through services that change the bytes). */
   readonly plainEchoRate: RateLimit;
-  /** The most (socket, bytes) pairs and destination sockets remembered; the oldest are forgotten first. */
+  /** Slots for (socket, bytes) pairs and for destination sockets: the memory is bounded by this. */
   readonly maxTracked: number;
 }
 
@@ -46,16 +46,35 @@ export type LoopGuardRefusal = 'service-port' | 'own-socket' | 'repeated-echo' |
  * two sockets, so it ends at the first datagram either side drops; a service that returns the bytes it got is
  * recognised by getting back what was just sent to it (the count of identical echoes per socket), and services
  * that change the bytes live on the ports refused outright.
+ *
+ * Its memory is two direct-mapped tables of `maxTracked` slots (typed arrays, no allocation per datagram, O(1)):
+ * a newcomer overwrites whatever shared its slot, under a per-instance random seed so no one can aim at a slot.
  */
 export class EchoLoopGuard {
-  private readonly identical = new Map<number, { firstMs: number; count: number }>();
-  private readonly budget: SourceRateLimiter;
+  private readonly slots: number;
+  private readonly seed: number;
+  // Identical echoes: (socket, bytes) hash, when its window started, how many echoes in it.
+  private readonly echoKeys: Float64Array;
+  private readonly echoFirstMs: Float64Array;
+  private readonly echoCounts: Uint32Array;
+  // Plain-echo budget: destination socket hash, tokens, when last refilled.
+  private readonly budgetKeys: Float64Array;
+  private readonly budgetTokens: Float64Array;
+  private readonly budgetAtMs: Float64Array;
 
   constructor(
     private readonly ownSockets: readonly TransportAddress[],
     private readonly limits: EchoLoopGuardLimits = DEFAULT_ECHO_LOOP_GUARD,
+    seed: number = (Math.random() * 0x100000000) >>> 0,
   ) {
-    this.budget = new SourceRateLimiter(limits.plainEchoRate, limits.maxTracked);
+    this.slots = Math.max(1, Math.floor(limits.maxTracked));
+    this.seed = seed >>> 0;
+    this.echoKeys = new Float64Array(this.slots).fill(-1);
+    this.echoFirstMs = new Float64Array(this.slots);
+    this.echoCounts = new Uint32Array(this.slots);
+    this.budgetKeys = new Float64Array(this.slots).fill(-1);
+    this.budgetTokens = new Float64Array(this.slots);
+    this.budgetAtMs = new Float64Array(this.slots);
   }
 
   /** Refuses any datagram (control messages too) from a service port or from the server's own sockets. */
@@ -67,47 +86,73 @@ export class EchoLoopGuard {
 
   /** Counts a plain echo of `bytes` to `to` at `nowMs`; a refusal when it would repeat a loop or exceed the budget. */
   allowEcho(nowMs: number, to: TransportAddress, bytes: Uint8Array): LoopGuardRefusal | undefined {
-    const socket = formatTransportAddress(to);
-    const key = hashEcho(socket, bytes);
-    let entry = this.identical.get(key);
-    if (entry !== undefined && nowMs - entry.firstMs >= this.limits.identicalWindowMs) {
-      this.identical.delete(key);
-      entry = undefined;
-    }
-    if (entry !== undefined && entry.count >= this.limits.maxIdenticalEchoes) return 'repeated-echo';
-    if (!this.budget.allow(socket, nowMs)) return 'echo-budget';
-    if (entry === undefined) {
-      if (this.identical.size >= this.limits.maxTracked) {
-        const oldest = this.identical.keys().next().value;
-        if (oldest !== undefined) this.identical.delete(oldest);
-      }
-      this.identical.set(key, { firstMs: nowMs, count: 1 });
+    const socketHash = hashText(this.seed, to.address, to.port);
+    const echoHash = hashBytes(socketHash, bytes);
+    const echoSlot = echoHash % this.slots;
+    const known = this.echoKeys[echoSlot] === echoHash && nowMs - (this.echoFirstMs[echoSlot] as number) < this.limits.identicalWindowMs;
+    if (known && (this.echoCounts[echoSlot] as number) >= this.limits.maxIdenticalEchoes) return 'repeated-echo';
+    if (!this.takeBudget(nowMs, socketHash)) return 'echo-budget';
+    if (known) {
+      this.echoCounts[echoSlot] = (this.echoCounts[echoSlot] as number) + 1;
     } else {
-      entry.count += 1;
+      this.echoKeys[echoSlot] = echoHash;
+      this.echoFirstMs[echoSlot] = nowMs;
+      this.echoCounts[echoSlot] = 1;
     }
     return undefined;
   }
 
   /** How many (socket, bytes) pairs it remembers. */
   get trackedEchoes(): number {
-    return this.identical.size;
+    let count = 0;
+    for (const key of this.echoKeys) if (key >= 0) count += 1;
+    return count;
+  }
+
+  private takeBudget(nowMs: number, socketHash: number): boolean {
+    const { packetsPerSecond, burst } = this.limits.plainEchoRate;
+    const slot = socketHash % this.slots;
+    let tokens = burst;
+    if (this.budgetKeys[slot] === socketHash) {
+      tokens = Math.min(burst, (this.budgetTokens[slot] as number) + (Math.max(0, nowMs - (this.budgetAtMs[slot] as number)) / 1000) * packetsPerSecond);
+    }
+    this.budgetKeys[slot] = socketHash;
+    this.budgetAtMs[slot] = nowMs;
+    if (tokens < 1) {
+      this.budgetTokens[slot] = tokens;
+      return false;
+    }
+    this.budgetTokens[slot] = tokens - 1;
+    return true;
   }
 }
 
-/** A 53-bit hash of (socket, bytes): two 32-bit FNV-1a lanes with different seeds; a collision only costs an echo. */
-function hashEcho(socket: string, bytes: Uint8Array): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < socket.length; i += 1) {
-    const c = socket.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193);
+const FNV_PRIME = 0x01000193;
+
+/** 53-bit hash of a socket (seeded): two 32-bit FNV-1a lanes. */
+function hashText(seed: number, address: string, port: number): number {
+  let a = 0x811c9dc5 ^ seed;
+  let b = 0x5bd1e995 ^ seed;
+  for (let i = 0; i < address.length; i += 1) {
+    const c = address.charCodeAt(i);
+    a = Math.imul(a ^ c, FNV_PRIME);
+    b = Math.imul(b ^ c, FNV_PRIME);
   }
-  a = Math.imul(a ^ 0xff, 0x01000193);
+  a = Math.imul(a ^ (port & 0xff), FNV_PRIME);
+  a = Math.imul(a ^ (port >>> 8), FNV_PRIME);
+  b = Math.imul(b ^ port, FNV_PRIME);
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
+}
+
+/** 53-bit hash of bytes, chained from a 53-bit start; a collision only costs an echo. */
+function hashBytes(start: number, bytes: Uint8Array): number {
+  let a = (start % 0x100000000) >>> 0;
+  let b = Math.floor(start / 0x100000000) ^ 0x27d4eb2f;
   for (let i = 0; i < bytes.length; i += 1) {
     const c = bytes[i] as number;
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ (c + i), 0x01000193);
+    a = Math.imul(a ^ c, FNV_PRIME);
+    b = Math.imul(b ^ (c + i), FNV_PRIME);
   }
+  a = Math.imul(a ^ bytes.length, FNV_PRIME);
   return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }

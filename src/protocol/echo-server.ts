@@ -4,6 +4,7 @@ import { NatscopeError } from '../errors.js';
 import { DEFAULT_ECHO_LOOP_GUARD, EchoLoopGuard, type EchoLoopGuardLimits } from './echo-loop-guard.js';
 import { decodeEchoMessage, encodeEchoMessage, isEchoControl, type BusyReason, type ProbeVia } from './echo-messages.js';
 import type { DatagramAction } from './datagram-action.js';
+import { LazyFifo } from './lazy-fifo.js';
 import { MinHeap } from './min-heap.js';
 import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
 import { sourcePrefixOf } from './source-prefix.js';
@@ -103,10 +104,12 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
  * source), never silence.
  */
 export class EchoServerProtocol {
-  /** By token; in order of last REGISTER, which is expiry order (one TTL for all). */
+  /** By token. */
   private readonly registrations = new Map<string, Registration>();
+  /** Every registration in order of its REGISTER, which is expiry order (one TTL for all). */
+  private readonly byAge = new LazyFifo<Registration>((r) => this.registrations.get(r.key) === r);
   /** Registrations without a probe request yet, oldest first: reclaimable after `unprobedReclaimMs`. */
-  private readonly unprobed = new Map<string, Registration>();
+  private readonly unprobed = new LazyFifo<Registration>((r) => r.probes === 0 && this.registrations.get(r.key) === r);
   private readonly sources = new Map<string, SourceHoldings>();
   private readonly pending = new MinHeap<PendingProbe>((a, b) => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq));
   private pendingSeq = 0;
@@ -260,9 +263,10 @@ export class EchoServerProtocol {
       probes: sameAddress ? existing.probes : 0,
     };
     this.registrations.set(key, registration);
+    this.byAge.push(registration);
     holdings.registrations.add(key);
     if (registration.probes === 0) {
-      this.unprobed.set(key, registration);
+      this.unprobed.push(registration);
       holdings.unprobed.add(key);
     }
     const reply = encodeEchoMessage({ type: 'registered', token, cookie: this.cookie(token, from), observed: from });
@@ -302,9 +306,11 @@ export class EchoServerProtocol {
       holdings = { registrations: new Set(), unprobed: new Set(), pendingProbes: 0 };
       this.sources.set(source, holdings);
     }
+    if (registration.probes === 0) {
+      this.unprobed.staled();
+      this.sources.get(registration.source)?.unprobed.delete(registration.key);
+    }
     registration.probes += 1;
-    this.unprobed.delete(registration.key);
-    this.sources.get(registration.source)?.unprobed.delete(registration.key);
     holdings.pendingProbes += copies;
     const probe = encodeEchoMessage({ type: 'probe', token: message.token, nonce: message.nonce });
     const probeVia = message.via === 'same' ? registration.socket : via;
@@ -336,7 +342,7 @@ export class EchoServerProtocol {
 
   /** Frees a slot of a full table: the oldest registration that never had a probe request, if it is old enough. */
   private reclaimOldestUnprobed(nowMs: number): boolean {
-    const oldest = this.unprobed.values().next().value;
+    const oldest = this.unprobed.peek();
     if (oldest === undefined || oldest.registeredAtMs + this.limits.unprobedReclaimMs > nowMs) return false;
     this.remove(oldest);
     return true;
@@ -351,14 +357,15 @@ export class EchoServerProtocol {
   }
 
   private tableRetryAfterMs(nowMs: number): number {
-    const oldestUnprobed = this.unprobed.values().next().value;
-    const oldest = this.registrations.values().next().value;
+    const oldestUnprobed = this.unprobed.peek();
+    const oldest = this.byAge.peek();
     return Math.min(oldestUnprobed === undefined ? Infinity : oldestUnprobed.registeredAtMs + this.limits.unprobedReclaimMs, oldest?.expiresAtMs ?? Infinity) - nowMs;
   }
 
   private remove(registration: Registration): void {
+    if (registration.probes === 0) this.unprobed.staled();
+    this.byAge.staled();
     this.registrations.delete(registration.key);
-    this.unprobed.delete(registration.key);
     const holdings = this.sources.get(registration.source);
     if (holdings === undefined) return;
     holdings.registrations.delete(registration.key);
@@ -381,10 +388,7 @@ export class EchoServerProtocol {
   }
 
   private expire(nowMs: number): void {
-    // The table is in expiry order, so this costs one look plus one step per registration that expired.
-    for (const registration of this.registrations.values()) {
-      if (registration.expiresAtMs > nowMs) break;
-      this.remove(registration);
-    }
+    // byAge is in expiry order, so this costs one look plus one step per registration that expired.
+    for (let oldest = this.byAge.peek(); oldest !== undefined && oldest.expiresAtMs <= nowMs; oldest = this.byAge.peek()) this.remove(oldest);
   }
 }
