@@ -26,3 +26,5 @@ export {
   SocketError,
   LabError,
 } from './errors.js';
+export { DEFAULT_ECHO_LIMITS, type EchoServerLimits } from './protocol/echo-server.js';
+export { EchoLoopGuard, DEFAULT_ECHO_LOOP_GUARD, isLoopProneSourcePort, type EchoLoopGuardLimits, type LoopGuardRefusal } from './protocol/echo-loop-guard.js';
