@@ -26,12 +26,12 @@ function register(echo: EchoServerProtocol, atMs: number, from: TransportAddress
 }
 
 describe('EchoServerProtocol: the table cannot be filled from outside', () => {
-  it('256 sources registering at their full rate (burst 1000, then 200/s) hold at most 256 each, and a new client still registers', () => {
+  it('256 sources registering at their full rate (200/s) hold at most 256 each, and a new client still registers', () => {
     const echo = server();
-    const sources = Array.from({ length: 256 }, (_, i) => Array.from({ length: 1000 }, (_, port) => transportAddress(`192.0.2.${i}`, 20000 + port)));
-    for (let t = 0; t <= 2000; t += 100) {
+    const sources = Array.from({ length: 256 }, (_, i) => Array.from({ length: 400 }, (_, port) => transportAddress(`192.0.2.${i}`, 20000 + port)));
+    for (let t = 0; t <= 1000; t += 100) {
       for (const ports of sources) {
-        for (let i = 0; i < (t === 0 ? 1000 : 20); i += 1) echo.handleDatagram(t, encodeEchoMessage({ type: 'register', token: freshToken() }), ports[i]!, MAIN);
+        for (let i = 0; i < (t === 0 ? 400 : 20); i += 1) echo.handleDatagram(t, encodeEchoMessage({ type: 'register', token: freshToken() }), ports[i]!, MAIN);
       }
     }
     expect(echo.registrationCount).toBe(256 * 256);

@@ -2,8 +2,9 @@ import { isIP } from 'node:net';
 import { ipToBytes, normalizeIp } from '../codec/transport-address.js';
 
 /**
- * The "source" that per-source limits count against: an IPv4 address, or an IPv6 /64 (one subscriber's
- * prefix, RFC 6177 §2 — a host can pick any of 2^64 addresses in it, so counting per IPv6 address bounds nothing).
+ * The "source" that per-source limits count against: an IPv4 address, or an IPv6 /64. A host picks its own 64-bit
+ * interface identifier (RFC 4291 §2.5.1; new temporary ones at will, RFC 8981), so counting per IPv6 address
+ * would bound nothing.
  */
 export function sourcePrefixOf(address: string): string {
   if (isIP(address) !== 6) return address;
