@@ -48,6 +48,20 @@ describe('EchoServerProtocol: the table cannot be filled from outside', () => {
     expect(register(echo, 1030, transportAddress('192.0.2.2', 40000)).answer).toMatchObject({ type: 'registered' });
   });
 
+  it('lets a source at its limit give up its own least recently used registration once idle for 60 s, never a busy one', () => {
+    const echo = server({ maxRegistrationsPerSource: 3 });
+    const from = transportAddress('192.0.2.1', 40000);
+    const [r1, r2, r3] = [0, 1, 2].map(() => register(echo, 0, from));
+    const probe = (at: number, r: { token: Uint8Array; answer: unknown }) =>
+      ask(echo, at, { type: 'probe-request', token: r.token, cookie: (r.answer as { cookie: Uint8Array }).cookie, via: 'same', delayMs: 0, nonce }, from);
+    expect(probe(50_000, r1!)).toMatchObject({ type: 'probe-ack', accepted: true });
+    expect(register(echo, 59_000, from).answer).toMatchObject({ type: 'busy', reason: 'source-limit', retryAfterMs: 1000 });
+    expect(register(echo, 70_000, from).answer).toMatchObject({ type: 'registered' }); // r2 (idle since 0) made room
+    expect(probe(70_001, r2!)).toMatchObject({ type: 'probe-ack', accepted: false });
+    expect(probe(70_002, r1!)).toMatchObject({ type: 'probe-ack', accepted: true });
+    expect(probe(70_003, r3!)).toMatchObject({ type: 'probe-ack', accepted: true });
+  });
+
   it('counts an IPv6 source per /64, so a host cannot escape its limit by changing addresses', () => {
     expect(sourcePrefixOf('2001:db8:1:2::1')).toBe(sourcePrefixOf('2001:db8:1:2:ffff:1:2:3'));
     expect(sourcePrefixOf('2001:db8:1:2::1')).not.toBe(sourcePrefixOf('2001:db8:1:3::1'));

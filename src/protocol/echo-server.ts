@@ -27,8 +27,11 @@ export interface EchoServerConfig {
   readonly maxRegistrations?: number;
   /** Registrations one source may hold. */
   readonly maxRegistrationsPerSource?: number;
-  /** A registration that never had a probe request may be reclaimed after this long, when room is short. */
-  readonly unprobedReclaimMs?: number;
+  /**
+   * When room is short, a registration idle this long may be reclaimed: a source at its limit gives up its own least
+   * recently used one (no REGISTER or probe request for this long), a full table its oldest never-probed one.
+   */
+  readonly reclaimAfterIdleMs?: number;
   /** The longest delay a probe may be asked for. */
   readonly maxProbeDelayMs?: number;
   readonly maxProbesPerRegistration?: number;
@@ -49,7 +52,7 @@ export const DEFAULT_ECHO_LIMITS = {
   maxRegistrations: 100_000,
   // 256 sources × 256 < 100 000: a /24 of attackers cannot fill the table.
   maxRegistrationsPerSource: 256,
-  unprobedReclaimMs: 60_000,
+  reclaimAfterIdleMs: 60_000,
   maxProbeDelayMs: 15 * 60_000,
   maxProbesPerRegistration: 512,
   maxPendingProbes: 100_000,
@@ -73,6 +76,8 @@ interface Registration {
   readonly socket: ServerSocketKey;
   readonly source: string;
   readonly registeredAtMs: number;
+  /** Its last REGISTER or accepted probe request. */
+  lastActiveMs: number;
   readonly expiresAtMs: number;
   probes: number;
 }
@@ -86,10 +91,9 @@ interface PendingProbe {
   readonly source: string;
 }
 
-/** What one source holds: its registrations and those never probed (each oldest first), and its unsent probes. */
+/** What one source holds: its registrations (least recently used first) and how many of its probes wait. */
 interface SourceHoldings {
   readonly registrations: Set<string>;
-  readonly unprobed: Set<string>;
   pendingProbes: number;
 }
 
@@ -108,7 +112,7 @@ export class EchoServerProtocol {
   private readonly registrations = new Map<string, Registration>();
   /** Every registration in order of its REGISTER, which is expiry order (one TTL for all). */
   private readonly byAge = new LazyFifo<Registration>((r) => this.registrations.get(r.key) === r);
-  /** Registrations without a probe request yet, oldest first: reclaimable after `unprobedReclaimMs`. */
+  /** Registrations without a probe request yet, oldest first: reclaimable after `reclaimAfterIdleMs`. */
   private readonly unprobed = new LazyFifo<Registration>((r) => r.probes === 0 && this.registrations.get(r.key) === r);
   private readonly sources = new Map<string, SourceHoldings>();
   private readonly pending = new MinHeap<PendingProbe>((a, b) => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq));
@@ -132,7 +136,7 @@ export class EchoServerProtocol {
       registrationTtlMs: pick('registrationTtlMs'),
       maxRegistrations: pick('maxRegistrations'),
       maxRegistrationsPerSource: pick('maxRegistrationsPerSource'),
-      unprobedReclaimMs: pick('unprobedReclaimMs'),
+      reclaimAfterIdleMs: pick('reclaimAfterIdleMs'),
       maxProbeDelayMs: pick('maxProbeDelayMs'),
       maxProbesPerRegistration: pick('maxProbesPerRegistration'),
       maxPendingProbes: pick('maxPendingProbes'),
@@ -250,7 +254,7 @@ export class EchoServerProtocol {
     }
     if (holdings === undefined) {
       if (this.sources.size >= this.limits.maxSources) return this.busy(nowMs, source, token, 'registrations-full', () => this.tableRetryAfterMs(nowMs), from, arrivedOn);
-      holdings = { registrations: new Set(), unprobed: new Set(), pendingProbes: 0 };
+      holdings = { registrations: new Set(), pendingProbes: 0 };
       this.sources.set(source, holdings);
     }
     const registration: Registration = {
@@ -259,16 +263,14 @@ export class EchoServerProtocol {
       socket: arrivedOn,
       source,
       registeredAtMs: nowMs,
+      lastActiveMs: nowMs,
       expiresAtMs: nowMs + this.limits.registrationTtlMs,
       probes: sameAddress ? existing.probes : 0,
     };
     this.registrations.set(key, registration);
     this.byAge.push(registration);
     holdings.registrations.add(key);
-    if (registration.probes === 0) {
-      this.unprobed.push(registration);
-      holdings.unprobed.add(key);
-    }
+    if (registration.probes === 0) this.unprobed.push(registration);
     const reply = encodeEchoMessage({ type: 'registered', token, cookie: this.cookie(token, from), observed: from });
     return [{ type: 'send', via: arrivedOn, to: from, bytes: reply }];
   }
@@ -303,14 +305,16 @@ export class EchoServerProtocol {
     }
     let holdings = requester;
     if (holdings === undefined) {
-      holdings = { registrations: new Set(), unprobed: new Set(), pendingProbes: 0 };
+      holdings = { registrations: new Set(), pendingProbes: 0 };
       this.sources.set(source, holdings);
     }
-    if (registration.probes === 0) {
-      this.unprobed.staled();
-      this.sources.get(registration.source)?.unprobed.delete(registration.key);
-    }
+    if (registration.probes === 0) this.unprobed.staled();
     registration.probes += 1;
+    registration.lastActiveMs = nowMs;
+    // Most recently used goes last (its source's Set is small: at most maxRegistrationsPerSource).
+    const owner = this.sources.get(registration.source);
+    owner?.registrations.delete(registration.key);
+    owner?.registrations.add(registration.key);
     holdings.pendingProbes += copies;
     const probe = encodeEchoMessage({ type: 'probe', token: message.token, nonce: message.nonce });
     const probeVia = message.via === 'same' ? registration.socket : via;
@@ -329,37 +333,39 @@ export class EchoServerProtocol {
   }
 
   /**
-   * Frees a slot of a source at its limit: its oldest registration that never probed, if old enough. O(1): expired
-   * registrations are already gone (expire() runs before every control message), and the sets are oldest first.
+   * Frees a slot of a source at its limit: its least recently used registration, if idle long enough. A source only
+   * ever displaces its own. O(1): the Set is least recently used first.
    */
   private reclaimFromSource(nowMs: number, holdings: SourceHoldings): boolean {
-    const oldestKey = holdings.unprobed.values().next().value;
-    const oldest = oldestKey === undefined ? undefined : this.registrations.get(oldestKey);
-    if (oldest === undefined || oldest.registeredAtMs + this.limits.unprobedReclaimMs > nowMs) return false;
-    this.remove(oldest);
+    const idlest = this.idlestOf(holdings);
+    if (idlest === undefined || idlest.lastActiveMs + this.limits.reclaimAfterIdleMs > nowMs) return false;
+    this.remove(idlest);
     return true;
+  }
+
+  private idlestOf(holdings: SourceHoldings): Registration | undefined {
+    const key = holdings.registrations.values().next().value;
+    return key === undefined ? undefined : this.registrations.get(key);
   }
 
   /** Frees a slot of a full table: the oldest registration that never had a probe request, if it is old enough. */
   private reclaimOldestUnprobed(nowMs: number): boolean {
     const oldest = this.unprobed.peek();
-    if (oldest === undefined || oldest.registeredAtMs + this.limits.unprobedReclaimMs > nowMs) return false;
+    if (oldest === undefined || oldest.registeredAtMs + this.limits.reclaimAfterIdleMs > nowMs) return false;
     this.remove(oldest);
     return true;
   }
 
-  /** When the source's first slot frees: its oldest unprobed registration becomes reclaimable, or its oldest expires. */
+  /** When the source's first slot frees: its least recently used registration becomes reclaimable (or expires). */
   private sourceRetryAfterMs(nowMs: number, holdings: SourceHoldings): number {
-    const at = (key: string | undefined): Registration | undefined => (key === undefined ? undefined : this.registrations.get(key));
-    const oldestUnprobed = at(holdings.unprobed.values().next().value);
-    const oldest = at(holdings.registrations.values().next().value);
-    return Math.min(oldestUnprobed === undefined ? Infinity : oldestUnprobed.registeredAtMs + this.limits.unprobedReclaimMs, oldest?.expiresAtMs ?? Infinity) - nowMs;
+    const idlest = this.idlestOf(holdings);
+    return idlest === undefined ? 0 : Math.min(idlest.lastActiveMs + this.limits.reclaimAfterIdleMs, idlest.expiresAtMs) - nowMs;
   }
 
   private tableRetryAfterMs(nowMs: number): number {
     const oldestUnprobed = this.unprobed.peek();
     const oldest = this.byAge.peek();
-    return Math.min(oldestUnprobed === undefined ? Infinity : oldestUnprobed.registeredAtMs + this.limits.unprobedReclaimMs, oldest?.expiresAtMs ?? Infinity) - nowMs;
+    return Math.min(oldestUnprobed === undefined ? Infinity : oldestUnprobed.registeredAtMs + this.limits.reclaimAfterIdleMs, oldest?.expiresAtMs ?? Infinity) - nowMs;
   }
 
   private remove(registration: Registration): void {
@@ -369,7 +375,6 @@ export class EchoServerProtocol {
     const holdings = this.sources.get(registration.source);
     if (holdings === undefined) return;
     holdings.registrations.delete(registration.key);
-    holdings.unprobed.delete(registration.key);
     this.forgetIfEmpty(registration.source, holdings);
   }
 
