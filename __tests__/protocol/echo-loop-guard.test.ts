@@ -122,6 +122,14 @@ describe('EchoLoopGuard', () => {
     for (const port of [1024, 3477, 8080, 9198, 9201, 32768, 50000, 60999, 65535]) expect(isLoopProneSourcePort(port)).toBe(false);
   });
 
+  it('answers a control message from a registered service port (a random-port NAT may pick 5060), never from below 1024', () => {
+    const server = newServer(serverA);
+    const register = encodeEchoMessage({ type: 'register', token: new Uint8Array(16).fill(3) });
+    expect(server.handleDatagram(0, register, transportAddress('192.0.2.8', 5060), MAIN)).toMatchObject([{ type: 'send' }]);
+    expect(server.handleDatagram(0, new Uint8Array([1]), transportAddress('192.0.2.8', 5060), MAIN)).toEqual([{ type: 'ignore', reason: 'loop-guard', detail: 'service-port' }]);
+    expect(server.handleDatagram(0, register, transportAddress('192.0.2.8', 7), MAIN)).toEqual([{ type: 'ignore', reason: 'loop-guard', detail: 'service-port' }]);
+  });
+
   it('gives each destination socket a budget of plain echoes (10/s, burst 20)', () => {
     const guard = new EchoLoopGuard([serverA]);
     const peer = transportAddress('192.0.2.9', 40000);

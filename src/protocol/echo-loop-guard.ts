@@ -77,10 +77,14 @@ export class EchoLoopGuard {
     this.budgetAtMs = new Float64Array(this.slots);
   }
 
-  /** Refuses any datagram (control messages too) from a service port or from the server's own sockets. */
-  refuseSource(from: TransportAddress): LoopGuardRefusal | undefined {
+  /**
+   * Refuses a datagram from the server's own sockets, or from a service port: any of them for a plain datagram, a
+   * well-known one (below 1024) for a control message. A control answer cannot loop (the server never answers what
+   * it sends), and a NAT that picks random ports may give a real client 5060 or 9199, but never a port below 1024.
+   */
+  refuseSource(from: TransportAddress, control: boolean): LoopGuardRefusal | undefined {
     if (this.ownSockets.some((own) => own.port === from.port && (sameIp(own.address, from.address) || own.address === '0.0.0.0' || own.address === '::'))) return 'own-socket';
-    if (isLoopProneSourcePort(from.port)) return 'service-port';
+    if (control ? from.port < 1024 : isLoopProneSourcePort(from.port)) return 'service-port';
     return undefined;
   }
 

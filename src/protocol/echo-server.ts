@@ -170,12 +170,12 @@ export class EchoServerProtocol {
   /** Handles one datagram that arrived on `arrivedOn`. */
   handleDatagram(nowMs: number, bytes: Uint8Array, from: TransportAddress, arrivedOn: ServerSocketKey): Action[] {
     if (bytes.length === 0) return [{ type: 'ignore', reason: 'empty' }];
-    // Nothing from a service port or from itself is answered, control messages included: that ends echo loops
-    // through services that change the bytes (chargen, daytime, ...), where no count of identical echoes can.
-    const refusedSource = this.loopGuard.refuseSource(from);
+    // Nothing from a service port or from itself is answered: that ends echo loops through services that change
+    // the bytes (chargen RFC 864, daytime RFC 867, ...), where no count of identical echoes can.
+    const control = isEchoControl(bytes);
+    const refusedSource = this.loopGuard.refuseSource(from, control);
     if (refusedSource !== undefined) return [{ type: 'ignore', reason: 'loop-guard', detail: refusedSource }];
     const source = sourcePrefixOf(from.address);
-    const control = isEchoControl(bytes);
     if (this.limiter !== undefined && !this.limiter.allow(source, nowMs)) {
       const message = control ? decodeEchoMessage(bytes) : undefined;
       if (message?.type === 'register' || message?.type === 'probe-request') {
