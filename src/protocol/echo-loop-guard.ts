@@ -16,12 +16,12 @@ export interface EchoLoopGuardLimits {
 }
 
 /** The defaults: 3 identical echoes per 30 s, 10 plain echoes/s (burst 20) per socket, 65 536 remembered. */
-export const DEFAULT_ECHO_LOOP_GUARD: EchoLoopGuardLimits = {
+export const DEFAULT_ECHO_LOOP_GUARD: EchoLoopGuardLimits = Object.freeze({
   maxIdenticalEchoes: 3,
   identicalWindowMs: 30_000,
   plainEchoRate: { packetsPerSecond: 10, burst: 20 },
   maxTracked: 65_536,
-};
+});
 
 /**
  * Source ports the echo server never answers: every well-known port (below 1024: echo 7, discard 9, daytime 13,

@@ -44,9 +44,25 @@ export interface EchoServerConfig {
   readonly loopGuard?: Partial<EchoLoopGuardLimits>;
 }
 
+/** The server's limits, every default filled in (EchoServerConfig explains each). */
+export interface EchoServerLimits {
+  readonly rateLimit: RateLimit | 'off';
+  readonly maxSources: number;
+  readonly registrationTtlMs: number;
+  readonly maxRegistrations: number;
+  readonly maxRegistrationsPerSource: number;
+  readonly reclaimAfterIdleMs: number;
+  readonly maxProbeDelayMs: number;
+  readonly maxProbesPerRegistration: number;
+  readonly maxPendingProbes: number;
+  readonly maxPendingProbesPerSource: number;
+  readonly probeCopies: number;
+  readonly loopGuard: EchoLoopGuardLimits;
+}
+
 /** Echo server defaults. */
-export const DEFAULT_ECHO_LIMITS = {
-  rateLimit: { packetsPerSecond: 200, burst: 1000 } as RateLimit | 'off',
+export const DEFAULT_ECHO_LIMITS: EchoServerLimits = Object.freeze({
+  rateLimit: { packetsPerSecond: 200, burst: 1000 },
   maxSources: 65_536,
   registrationTtlMs: 20 * 60_000,
   maxRegistrations: 100_000,
@@ -59,10 +75,7 @@ export const DEFAULT_ECHO_LIMITS = {
   maxPendingProbesPerSource: 256,
   probeCopies: 2,
   loopGuard: DEFAULT_ECHO_LOOP_GUARD,
-};
-
-/** The server's limits, with every default filled in. */
-export type EchoServerLimits = typeof DEFAULT_ECHO_LIMITS;
+});
 
 /** At most one BUSY per source per this long: a refusal must not become a flood of its own. */
 const BUSY_INTERVAL_MS = 1000;
