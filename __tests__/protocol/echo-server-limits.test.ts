@@ -155,5 +155,6 @@ describe('EchoServerProtocol: the table cannot be filled from outside', () => {
 
   it('refuses nonsense limits with a clear error', () => {
     expect(() => server({ maxSources: 0 })).toThrow('maxSources must be a whole number ≥ 1, not 0');
+    expect(() => server({ maxSources: 50_000_000 })).toThrow('maxSources must be at most 1048576, not 50000000');
   });
 });

@@ -1,5 +1,6 @@
 import { sameIp, type TransportAddress } from '../codec/transport-address.js';
 import type { RateLimit } from './rate-limiter.js';
+import { SourceBuckets } from './source-buckets.js';
 
 /**
  * Limits that keep a public echo server out of echo loops (the old echo/chargen loop, RFC 862 and RFC 864 over UDP:
@@ -57,10 +58,8 @@ export class EchoLoopGuard {
   private readonly echoKeys: Float64Array;
   private readonly echoFirstMs: Float64Array;
   private readonly echoCounts: Uint32Array;
-  // Plain-echo budget: destination socket hash, tokens, when last refilled.
-  private readonly budgetKeys: Float64Array;
-  private readonly budgetTokens: Float64Array;
-  private readonly budgetAtMs: Float64Array;
+  // Plain-echo budget per destination socket.
+  private readonly budget: SourceBuckets;
 
   constructor(
     private readonly ownSockets: readonly TransportAddress[],
@@ -72,9 +71,7 @@ export class EchoLoopGuard {
     this.echoKeys = new Float64Array(this.slots).fill(-1);
     this.echoFirstMs = new Float64Array(this.slots);
     this.echoCounts = new Uint32Array(this.slots);
-    this.budgetKeys = new Float64Array(this.slots).fill(-1);
-    this.budgetTokens = new Float64Array(this.slots);
-    this.budgetAtMs = new Float64Array(this.slots);
+    this.budget = new SourceBuckets(limits.plainEchoRate, this.slots, this.seed);
   }
 
   /**
@@ -95,7 +92,7 @@ export class EchoLoopGuard {
     const echoSlot = echoHash % this.slots;
     const known = this.echoKeys[echoSlot] === echoHash && nowMs - (this.echoFirstMs[echoSlot] as number) < this.limits.identicalWindowMs;
     if (known && (this.echoCounts[echoSlot] as number) >= this.limits.maxIdenticalEchoes) return 'repeated-echo';
-    if (!this.takeBudget(nowMs, socketHash)) return 'echo-budget';
+    if (!this.budget.allowHash(socketHash, nowMs)) return 'echo-budget';
     if (known) {
       this.echoCounts[echoSlot] = (this.echoCounts[echoSlot] as number) + 1;
     } else {
@@ -111,23 +108,6 @@ export class EchoLoopGuard {
     let count = 0;
     for (const key of this.echoKeys) if (key >= 0) count += 1;
     return count;
-  }
-
-  private takeBudget(nowMs: number, socketHash: number): boolean {
-    const { packetsPerSecond, burst } = this.limits.plainEchoRate;
-    const slot = socketHash % this.slots;
-    let tokens = burst;
-    if (this.budgetKeys[slot] === socketHash) {
-      tokens = Math.min(burst, (this.budgetTokens[slot] as number) + (Math.max(0, nowMs - (this.budgetAtMs[slot] as number)) / 1000) * packetsPerSecond);
-    }
-    this.budgetKeys[slot] = socketHash;
-    this.budgetAtMs[slot] = nowMs;
-    if (tokens < 1) {
-      this.budgetTokens[slot] = tokens;
-      return false;
-    }
-    this.budgetTokens[slot] = tokens - 1;
-    return true;
   }
 }
 

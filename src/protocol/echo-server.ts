@@ -6,7 +6,8 @@ import { decodeEchoMessage, encodeEchoMessage, isEchoControl, type BusyReason, t
 import type { DatagramAction } from './datagram-action.js';
 import { LazyFifo } from './lazy-fifo.js';
 import { MinHeap } from './min-heap.js';
-import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
+import type { RateLimit } from './rate-limiter.js';
+import { SourceBuckets } from './source-buckets.js';
 import { sourcePrefixOf } from './source-prefix.js';
 import type { ServerSocketKey } from './stun-server.js';
 
@@ -80,6 +81,7 @@ export const DEFAULT_ECHO_LIMITS: EchoServerLimits = Object.freeze({
 /** At most one BUSY per source per this long: a refusal must not become a flood of its own. */
 const BUSY_INTERVAL_MS = 1000;
 const PROBE_COPY_GAP_MS = 20;
+const MAX_SOURCES = 1_048_576;
 
 type Action = DatagramAction<ServerSocketKey>;
 
@@ -130,8 +132,8 @@ export class EchoServerProtocol {
   private readonly sources = new Map<string, SourceHoldings>();
   private readonly pending = new MinHeap<PendingProbe>((a, b) => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq));
   private pendingSeq = 0;
-  private readonly limiter: SourceRateLimiter | undefined;
-  private readonly busyLimiter: SourceRateLimiter;
+  private readonly limiter: SourceBuckets | undefined;
+  private readonly busyLimiter: SourceBuckets;
   private readonly loopGuard: EchoLoopGuard;
   private readonly secret: Uint8Array;
   /** The limits in force. */
@@ -160,9 +162,11 @@ export class EchoServerProtocol {
     for (const key of ['maxSources', 'maxRegistrations', 'maxRegistrationsPerSource', 'maxPendingProbes', 'maxPendingProbesPerSource'] as const) {
       if (!Number.isInteger(this.limits[key]) || this.limits[key] < 1) throw new NatscopeError('ERR_INVALID_ARGUMENT', `${key} must be a whole number ≥ 1, not ${this.limits[key]}`);
     }
+    // The per-source tables are allocated up front (24 bytes a slot), so the bound is also a memory bound.
+    if (this.limits.maxSources > MAX_SOURCES) throw new NatscopeError('ERR_INVALID_ARGUMENT', `maxSources must be at most ${MAX_SOURCES}, not ${this.limits.maxSources}`);
     const rate = this.limits.rateLimit;
-    this.limiter = rate === 'off' ? undefined : new SourceRateLimiter(rate, this.limits.maxSources);
-    this.busyLimiter = new SourceRateLimiter({ packetsPerSecond: 1000 / BUSY_INTERVAL_MS, burst: 1 }, this.limits.maxSources);
+    this.limiter = rate === 'off' ? undefined : new SourceBuckets(rate, this.limits.maxSources);
+    this.busyLimiter = new SourceBuckets({ packetsPerSecond: 1000 / BUSY_INTERVAL_MS, burst: 1 }, this.limits.maxSources);
     this.loopGuard = new EchoLoopGuard(this.sockets().map((s) => s.local), this.limits.loopGuard);
   }
 
