@@ -39,3 +39,5 @@ export { encodePcpRequest, decodePcpResponse, type PcpRequest, type PcpResponse 
 export { PcpResultCode, pcpResultName } from './codec/pcp/constants.js';
 export { PortMappingTransaction, natPmpSchedule, pcpSchedule } from './protocol/port-mapping-transaction.js';
 export { GatewayError } from './errors.js';
+export { DEFAULT_ECHO_LIMITS, type EchoServerLimits } from './protocol/echo-server.js';
+export { EchoLoopGuard, DEFAULT_ECHO_LOOP_GUARD, isLoopProneSourcePort, type EchoLoopGuardLimits, type LoopGuardRefusal } from './protocol/echo-loop-guard.js';

@@ -4,6 +4,7 @@ import { NatscopeError } from '../errors.js';
 import { runClassifyCommand } from './commands/classify.js';
 import { startStunServer } from './commands/serve-stun.js';
 import { startEchoServer } from './commands/serve-echo.js';
+import { limitsOptions, parseMaxSourcesFlag, parseRateLimitFlag } from './options/limits.js';
 import { runPunchCommand } from './commands/punch.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
@@ -107,11 +108,13 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           'echo',
           'The companion echo server for natscope punch (and nc -u): answers from the port a datagram came in on',
           (s) =>
-            s
-              .option('address', { type: 'string', demandOption: true, describe: 'IP address' })
-              .option('port', { type: 'number', default: 9199, describe: 'main port' })
-              .option('alt-port', { type: 'number', describe: 'alternate port, to test filtering (default: port + 1; 0 for none)' })
-              .option('alt-address', { type: 'string', describe: 'alternate IP address (with the alternate port)' }),
+            limitsOptions(
+              s
+                .option('address', { type: 'string', demandOption: true, describe: 'IP address' })
+                .option('port', { type: 'number', default: 9199, describe: 'main port' })
+                .option('alt-port', { type: 'number', describe: 'alternate port, to test filtering (default: port + 1; 0 for none)' })
+                .option('alt-address', { type: 'string', describe: 'alternate IP address (with the alternate port)' }),
+            ),
           async (args) => {
             const address = ipAddress('address')(args.address) ?? '';
             const alternateAddress = ipAddress('alt-address')(args['alt-address']);
@@ -120,7 +123,14 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
             if (altPort === mainPort) throw new ExitError(ExitCode.USAGE, '--alt-port must differ from --port');
             if (alternateAddress !== undefined && altPort === undefined) throw new ExitError(ExitCode.USAGE, '--alt-address needs an alternate port');
             const server = await startEchoServer(
-              { address, port: mainPort, ...(altPort === undefined ? {} : { alternatePort: altPort }), ...(alternateAddress === undefined ? {} : { alternateAddress }) },
+              {
+                address,
+                port: mainPort,
+                ...(altPort === undefined ? {} : { alternatePort: altPort }),
+                ...(alternateAddress === undefined ? {} : { alternateAddress }),
+                ...(args['rate-limit'] === undefined ? {} : { rateLimit: parseRateLimitFlag(args['rate-limit'], '--rate-limit') }),
+                ...(args['max-sources'] === undefined ? {} : { maxSources: parseMaxSourcesFlag(args['max-sources'], '--max-sources') }),
+              },
               io.stderr,
             );
             await io.untilStopped();
