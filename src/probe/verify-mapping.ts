@@ -3,7 +3,7 @@ import { formatTransportAddress, sameIp, type TransportAddress } from '../codec/
 import { decodeEchoMessage, isEchoControl, type ProbeVia } from '../protocol/echo-messages.js';
 import type { RetransmissionPolicy } from '../protocol/transaction.js';
 import type { HttpExchange } from '../platform/bounded-http.js';
-import { EchoClient } from './echo-client.js';
+import { EchoClient, type EchoBusy } from './echo-client.js';
 import type { GatewayFindings } from './gateway-probe.js';
 import { requestUdpMapping, type GrantedMapping, type MappingProtocol } from './port-mapping-client.js';
 import type { Clock, UdpNetwork, UdpSocket } from './ports.js';
@@ -151,13 +151,15 @@ export async function verifyMapping(network: UdpNetwork, clock: Clock, http: Htt
     const behindAnotherNat = externalAddress !== null && !sameIp(observed.address, externalAddress);
     // Ask for the probe from another address of the server; a server without one sends from its other port.
     let via: ProbeVia = 'alternate-address';
-    let ack = await echo.requestProbe(ECHO_POLICY, registration, via, 0);
-    if (ack !== undefined && !ack.accepted) {
+    let answer = await echo.requestProbe(ECHO_POLICY, registration, via, 0);
+    if (isRefusedAck(answer)) {
       via = 'alternate-port';
-      ack = await echo.requestProbe(ECHO_POLICY, registration, via, 0);
+      answer = await echo.requestProbe(ECHO_POLICY, registration, via, 0);
     }
-    if (ack === undefined || !ack.accepted) {
-      return { ...made, probeVia: null, mappingRemoved: null, inboundArrived: null, reason: 'the echo server would not send a probe (it needs an alternate port or address)' };
+    const ack = acceptedAck(answer);
+    if (ack === undefined) {
+      const why = isBusy(answer) ? `the echo server is busy (${answer.reason}; retry after ${(answer.retryAfterMs / 1000).toFixed(1)} s)` : 'the echo server would not send a probe (it needs an alternate port or address)';
+      return { ...made, probeVia: null, mappingRemoved: null, inboundArrived: null, reason: why };
     }
     const nonceHex = Buffer.from(ack.nonce).toString('hex');
     const arrived = arrivals.has(nonceHex) || (await waitForProbe(clock, nonceHex, options.probeWaitMs ?? DEFAULT_VERIFY.probeWaitMs, options.signal, (listener) => (probeListener = listener)));
@@ -225,15 +227,24 @@ async function controlProbe(network: UdpNetwork, clock: Clock, echoServer: Trans
   try {
     const registration = await untilAborted(echo.register(ECHO_POLICY), signal);
     if (registration === undefined) return null;
-    let ack = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-address', 0);
-    if (ack !== undefined && !ack.accepted) ack = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-port', 0);
-    if (ack === undefined || !ack.accepted) return null;
+    let answer = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-address', 0);
+    if (isRefusedAck(answer)) answer = await echo.requestProbe(ECHO_POLICY, registration, 'alternate-port', 0);
+    const ack = acceptedAck(answer);
+    if (ack === undefined) return null;
     const nonceHex = Buffer.from(ack.nonce).toString('hex');
     return arrivals.has(nonceHex) || (await waitForProbe(clock, nonceHex, waitMs, signal, (l) => (listener = l)));
   } finally {
     echo.close();
   }
 }
+
+type ProbeAnswer = Awaited<ReturnType<EchoClient['requestProbe']>>;
+type ProbeAck = { readonly nonce: Uint8Array; readonly accepted: boolean };
+const isBusy = (answer: ProbeAnswer): answer is EchoBusy => typeof answer === 'object' && 'type' in answer && answer.type === 'busy';
+const isAck = (answer: ProbeAnswer): answer is ProbeAnswer & ProbeAck => typeof answer === 'object' && 'accepted' in answer;
+/** The server answered but would not probe that way (no such socket): worth trying the other way. */
+const isRefusedAck = (answer: ProbeAnswer): boolean => isAck(answer) && !answer.accepted;
+const acceptedAck = (answer: ProbeAnswer): ProbeAck | undefined => (isAck(answer) && answer.accepted ? answer : undefined);
 
 /** Resolves with `promise`, or with undefined as soon as `signal` aborts (Ctrl-C must not wait for retransmissions). */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
