@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { formatTransportAddress } from '../codec/transport-address.js';
+import { formatTransportAddress, sameIp } from '../codec/transport-address.js';
 import type { LifetimeResult } from '../diagnose/lifetime-search.js';
 import { HostResolutionError, InvalidArgumentError } from '../errors.js';
 import { nodeUdpNetwork } from '../platform/node-udp.js';
@@ -139,7 +139,9 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
     search: { lifetime: evidence.lifetime ?? null, sustainedLifetime: evidence.sustainedLifetime ?? null, filteringLifetime: evidence.filteringLifetime ?? null },
     durationMs: Math.round(clock.nowMs() - started),
   };
-  return { ...report, explanation: explainPunch(report, assume) };
+  // The mapped IP is one of this host's own: no NAT translated it, so the text must not say "through your NAT".
+  const mappedIsOwn = evidence.mappedAddress !== undefined && (options.network ?? nodeUdpNetwork).localAddresses().some((ip) => sameIp(ip, evidence.mappedAddress!.address));
+  return { ...report, explanation: explainPunch(report, assume, mappedIsOwn) };
 }
 
 function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
@@ -149,13 +151,17 @@ function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
 }
 
 /** The outcome in plain words. */
-export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>): string {
+export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>, mappedIsOwn = false): string {
   const lines: string[] = [];
   if (!report.punched) {
     lines.push(`No answer came back through the NAT from ${report.server}: UDP to it is blocked, or the echo server is not running.`);
     return lines.join(' ');
   }
-  lines.push(`The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`);
+  lines.push(
+    mappedIsOwn
+      ? `The path works: ${report.server} answered from the port your datagram went to, and it saw this host's own address ${report.mappedAddress} (no NAT on the way).`
+      : `The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`,
+  );
   if (report.alternatePortReachable === true) lines.push('A reply from another port of the server got in too: your NAT does not filter by port.');
   if (report.alternatePortReachable === false) lines.push('A reply from another port of the server was dropped: your NAT filters by address and port, so a peer must answer from the exact port you sent to.');
   const describe = (name: string, l: LifetimeReport | null, open: boolean): void => {
