@@ -98,11 +98,11 @@ export function verdictSentences(report: ClassifyTextInput): string[] {
       );
   }
 
-  if (report.nat !== false) {
-    // RFC 4787 §6, RFC 5780 §4.5.
-    if (report.hairpinning === true) sentences.push('Hairpinning works: hosts behind this NAT reach each other at their public addresses.');
-    else if (report.hairpinning === false) sentences.push('No hairpinning: hosts behind this NAT cannot reach each other at their public addresses, only at their local ones.');
-    else sentences.push(`Whether this NAT hairpins is unknown: ${why('hairpinning', 'it was not tested')}.`);
+  // RFC 4787 §6, RFC 5780 §4.5. Without a NAT, hairpinning that works says nothing new.
+  if (report.nat !== false || report.hairpinning !== true) {
+    if (report.hairpinning === true) sentences.push('Hairpinning works: hosts behind the same NAT reach each other at their public addresses.');
+    else if (report.hairpinning === false) sentences.push('No hairpinning: hosts behind the same NAT cannot reach each other at their public addresses, only at their local ones.');
+    else sentences.push(`Whether hairpinning works is unknown: ${why('hairpinning', 'it was not tested')}.`);
   }
 
   if (report.algRewriting === true) sentences.push(`Something on the path rewrites addresses inside packets (an ALG): ${why('algRewriting', 'MAPPED-ADDRESS differs from XOR-MAPPED-ADDRESS')}.`);
@@ -155,13 +155,15 @@ const yesNo = (value: boolean | null): string => (value === null ? 'unknown' : v
 export function renderClassifyText(report: ClassifyTextInput, width: number): string {
   const tests: string[][] = report.tests.map((t) => {
     const change = t.changeRequest === null ? '' : [t.changeRequest.changeIp ? 'IP' : '', t.changeRequest.changePort ? 'port' : ''].filter(Boolean).join('+');
-    const result = t.outcome === 'response' ? `answer${t.rttMs === null ? '' : ` ${t.rttMs} ms`}` : t.outcome === 'timeout' ? 'no answer' : `error ${t.errorCode ?? ''}`.trim();
+    const outcome = t.outcome === 'response' ? `answer${t.rttMs === null ? '' : ` ${t.rttMs} ms`}` : t.outcome === 'timeout' ? 'no answer' : `error ${t.errorCode ?? ''}`.trim();
+    const result = `${outcome}\n${t.attempts} ${t.attempts === 1 ? 'try' : 'tries'}`;
     const mapped = t.xorMappedAddress ?? t.mappedAddress;
     const answer = [t.responseFrom === null ? '' : `from ${t.responseFrom}`, mapped === null ? '' : `mapped ${mapped}`].filter(Boolean).join('\n');
-    return [t.test, `${t.local} → ${t.destination}${change === '' ? '' : ` change ${change}`}`, result, answer, String(t.attempts)];
+    return [t.test, `${t.local}\n→ ${t.destination}${change === '' ? '' : `\nchange ${change}`}`, result, answer];
   });
   if (report.hairpinTest !== null) {
-    tests.push(['hairpinning', 'to own mapped addresses', report.hairpinTest.received ? 'came back' : 'no answer', '', String(report.hairpinTest.attempts)]);
+    const tries = `${report.hairpinTest.attempts} ${report.hairpinTest.attempts === 1 ? 'try' : 'tries'}`;
+    tests.push(['hairpinning', 'to own mapped addresses', `${report.hairpinTest.received ? 'came back' : 'no answer'}\n${tries}`, '']);
   }
 
   const why = (key: keyof ClassifyReport['reasons']): string => report.reasons[key] ?? '';
@@ -185,7 +187,7 @@ export function renderClassifyText(report: ClassifyTextInput, width: number): st
   const [headline = '', ...rest] = verdictSentences(report);
   return [
     wrapParagraph(`Server: ${server}; local address ${report.localAddress ?? 'unknown'}; ${(report.durationMs / 1000).toFixed(2)} s`, width),
-    ...(tests.length === 0 ? [] : [renderFittedTable(tests, width, { head: ['Test', 'Sent', 'Result', 'Answer', 'Tries'] })]),
+    ...(tests.length === 0 ? [] : [renderFittedTable(tests, width, { head: ['Test', 'Sent', 'Result', 'Answer'] })]),
     renderFittedTable(verdict, width),
     wrapParagraph(headline, width),
     wrapParagraph(rest.join(' '), width),

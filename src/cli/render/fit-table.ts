@@ -6,21 +6,35 @@ const MIN_CELL_WIDTH = 6;
 
 /**
  * Column content widths (without padding) so that a table with borders fits in `width` columns: each column
- * starts at its widest line, and the widest column gives up one column at a time until the table fits.
+ * starts at its widest line; then the widest column gives up one column at a time, first down to its longest word
+ * (wrapping at spaces loses nothing), and only then further (cutting words, such as long addresses).
  */
 export function fitColumnWidths(rows: readonly (readonly string[])[], width: number): number[] {
   const columns = Math.max(0, ...rows.map((row) => row.length));
-  const widths = Array.from({ length: columns }, (_, i) =>
-    Math.max(1, ...rows.map((row) => Math.max(0, ...(row[i] ?? '').split('\n').map(visibleWidth)))),
-  );
+  const cells = (i: number): string[] => rows.flatMap((row) => (row[i] ?? '').split('\n'));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(1, ...cells(i).map(visibleWidth)));
+  const longestWord = Array.from({ length: columns }, (_, i) => Math.max(1, ...cells(i).flatMap((line) => line.split(' ')).map(visibleWidth)));
   // Each column costs its content, one space of padding each side and one border; plus the closing border.
   const total = (): number => widths.reduce((sum, w) => sum + w + 3, 1);
-  while (total() > width) {
-    let widest = -1;
-    for (let i = 0; i < columns; i += 1) if (widths[i]! > MIN_CELL_WIDTH && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
-    if (widest < 0) break;
-    widths[widest]! -= 1;
-  }
+  // Phase 1 takes from the column with the most room to wrap at spaces; phase 2 from the widest.
+  const shrink = (pick: (i: number) => number | undefined): boolean => {
+    let best = -1;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < columns; i += 1) {
+      const score = pick(i);
+      if (score !== undefined && score > bestScore) [best, bestScore] = [i, score];
+    }
+    if (best < 0) return false;
+    widths[best]! -= 1;
+    return true;
+  };
+  const wrapRoom = (i: number): number | undefined => {
+    const room = widths[i]! - Math.max(MIN_CELL_WIDTH, longestWord[i]!);
+    return room > 0 ? room : undefined;
+  };
+  const widthAboveMinimum = (i: number): number | undefined => (widths[i]! > MIN_CELL_WIDTH ? widths[i] : undefined);
+  while (total() > width && shrink(wrapRoom));
+  while (total() > width && shrink(widthAboveMinimum));
   return widths;
 }
 
