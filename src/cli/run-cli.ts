@@ -38,6 +38,8 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
     .exitProcess(false)
     .wrap(Math.min(110, io.textWidth))
     .fail((message, error) => {
+      // yargs re-throws a failed `coerce` (a bad flag value) as a YError carrying its message: a usage error.
+      if (error?.name === 'YError') throw new ExitError(ExitCode.USAGE, error.message);
       if (error !== undefined && error !== null) throw error;
       throw new ExitError(ExitCode.USAGE, message ?? 'bad usage');
     })
