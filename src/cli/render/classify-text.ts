@@ -155,7 +155,8 @@ const yesNo = (value: boolean | null): string => (value === null ? 'unknown' : v
 export function renderClassifyText(report: ClassifyTextInput, width: number): string {
   const tests: string[][] = report.tests.map((t) => {
     const change = t.changeRequest === null ? '' : [t.changeRequest.changeIp ? 'IP' : '', t.changeRequest.changePort ? 'port' : ''].filter(Boolean).join('+');
-    const outcome = t.outcome === 'response' ? `answer${t.rttMs === null ? '' : ` ${t.rttMs} ms`}` : t.outcome === 'timeout' ? 'no answer' : `error ${t.errorCode ?? ''}`.trim();
+    // A no-break space keeps a number with its unit when the cell wraps.
+    const outcome = t.outcome === 'response' ? `answer${t.rttMs === null ? '' : ` ${t.rttMs}\u00a0ms`}` : t.outcome === 'timeout' ? 'no answer' : `error ${t.errorCode ?? ''}`.trim();
     const result = `${outcome}\n${t.attempts} ${t.attempts === 1 ? 'try' : 'tries'}`;
     const mapped = t.xorMappedAddress ?? t.mappedAddress;
     const answer = [t.responseFrom === null ? '' : `from ${t.responseFrom}`, mapped === null ? '' : `mapped ${mapped}`].filter(Boolean).join('\n');
