@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 
+// node bench/startup.mjs [ROUNDS] [LABEL=PATH/TO/main.js ...]: extra CLIs to compare (e.g. an older build).
 const rounds = Number(process.argv[2] ?? 15);
+const extras = process.argv.slice(3).map((arg) => arg.split('='));
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const unbundled = fileURLToPath(new URL('../dist/cli/run-cli.js', import.meta.url));
 // The unbundled CLI: the same runCli, imported file by file as tsc wrote it.
@@ -18,6 +20,7 @@ const variants = {
   'bare node (node -e 0)': [['-e', '0']],
   'natscope (bundled)': [[cli]],
   'natscope (unbundled)': [['--input-type=module', '-e', unbundledMain, '--']],
+  ...Object.fromEntries(extras.map(([label, path]) => [label, [[path]]])),
 };
 
 const median = (xs) => {
