@@ -27,6 +27,8 @@ describe('the punch explanation', () => {
     const own = explainPunch(base, undefined, true);
     expect(own).not.toMatch(/through your NAT/);
     expect(own).toContain("it saw this host's own address 192.0.2.10:40000 (no NAT on the way)");
+    expect(own).toContain('a firewall on the way filters by address and port');
+    expect(own).not.toMatch(/your NAT/);
   });
 });
 

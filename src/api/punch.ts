@@ -162,8 +162,12 @@ export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: 
       ? `The path works: ${report.server} answered from the port your datagram went to, and it saw this host's own address ${report.mappedAddress} (no NAT on the way).`
       : `The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`,
   );
-  if (report.alternatePortReachable === true) lines.push('A reply from another port of the server got in too: your NAT does not filter by port.');
-  if (report.alternatePortReachable === false) lines.push('A reply from another port of the server was dropped: your NAT filters by address and port, so a peer must answer from the exact port you sent to.');
+  if (report.alternatePortReachable === true) {
+    lines.push(`A reply from another port of the server got in too: ${mappedIsOwn ? 'nothing on the way filters' : 'your NAT does not filter'} by port.`);
+  }
+  if (report.alternatePortReachable === false) {
+    lines.push(`A reply from another port of the server was dropped: ${mappedIsOwn ? 'a firewall on the way' : 'your NAT'} filters by address and port, so a peer must answer from the exact port you sent to.`);
+  }
   const describe = (name: string, l: LifetimeReport | null, open: boolean): void => {
     if (l !== null) lines.push(`An idle hole ${name} closes after ${l.lowerSeconds}–${l.upperSeconds} s.`);
     else if (open) lines.push(`An idle hole ${name} was still open after ${report.maxLifetimeSeconds} s (the bound).`);
