@@ -27,6 +27,9 @@ const JSON_SCHEMAS: Readonly<Record<string, string>> = {
 const port = portFlag;
 const ipAddress = (name: string): ((value: unknown) => string | undefined) => ipFlag(name, (text) => isIP(text) !== 0);
 
+// Numeric flags have no yargs `type`: a number stays a number and anything else reaches `coerce` as typed, so the
+// message can name it ("not \"abc\"") instead of NaN; `requiresArg` keeps a bare `--port` from meaning `true`.
+
 /** Declares the commands; each handler stores its exit code in `context.run`. */
 function buildParser(argv: readonly string[], context: CommandContext): Argv {
   const { io, run: result, version } = context;
@@ -53,7 +56,7 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
           .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE: fail (exit 1) unless the report says so; repeatable' })
           .option('family', { choices: [4, 6] as const, describe: 'IP version (default 4, or 6 when the servers are IPv6 addresses)' })
-          .option('rto', { type: 'string', coerce: numberFlag('rto', { what: 'a positive number of ms', above: 0 }), describe: 'initial RTO in ms (RFC 8489 §6.2.1; default 500)' })
+          .option('rto', { requiresArg: true, coerce: numberFlag('rto', { what: 'a positive number of ms', above: 0 }), describe: 'initial RTO in ms (RFC 8489 §6.2.1; default 500)' })
           .example('natscope classify', 'use the built-in public servers')
           .example('natscope classify 198.51.100.1 --json --expect mapping=endpoint-independent', 'assert in CI'),
       async (args) => {
@@ -79,8 +82,8 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
             s
               .option('address', { type: 'string', demandOption: true, describe: 'primary IP address' })
               .option('alt-address', { type: 'string', describe: 'alternate IP address (RFC 5780 needs it)' })
-              .option('port', { type: 'string', default: '3478', coerce: port('port'), describe: 'primary port' })
-              .option('alt-port', { type: 'string', default: '3479', coerce: port('alt-port'), describe: 'alternate port' })
+              .option('port', { requiresArg: true, default: 3478, coerce: port('port'), describe: 'primary port' })
+              .option('alt-port', { requiresArg: true, default: 3479, coerce: port('alt-port'), describe: 'alternate port' })
               .option('software', { type: 'string', default: `natscope ${version}`, describe: 'SOFTWARE attribute' }),
           async (args) => {
             const primary = ipAddress('address')(args.address) ?? '';
@@ -107,8 +110,8 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
           (s) =>
             s
               .option('address', { type: 'string', demandOption: true, describe: 'IP address' })
-              .option('port', { type: 'string', default: '9199', coerce: port('port'), describe: 'main port' })
-              .option('alt-port', { type: 'string', coerce: numberFlag('alt-port', { what: 'a port number 1-65535, or 0 for none', integer: true, min: 0, max: 65535 }), describe: 'alternate port, to test filtering (default: port + 1; 0 for none)' })
+              .option('port', { requiresArg: true, default: 9199, coerce: port('port'), describe: 'main port' })
+              .option('alt-port', { requiresArg: true, coerce: numberFlag('alt-port', { what: 'a port number 1-65535, or 0 for none', integer: true, min: 0, max: 65535 }), describe: 'alternate port, to test filtering (default: port + 1; 0 for none)' })
               .option('alt-address', { type: 'string', describe: 'alternate IP address (with the alternate port)' }),
           async (args) => {
             const address = ipAddress('address')(args.address) ?? '';
@@ -139,14 +142,14 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
       (y) =>
         y
           .positional('server', { type: 'string', demandOption: true, describe: 'echo server as host[:port] (default port 9199)' })
-          .option('alt-port', { type: 'string', coerce: numberFlag('alt-port', { what: 'a port number 1-65535, or 0 to skip', integer: true, min: 0, max: 65535 }), describe: "the server's alternate port (default: port + 1; 0 to skip)" })
+          .option('alt-port', { requiresArg: true, coerce: numberFlag('alt-port', { what: 'a port number 1-65535, or 0 to skip', integer: true, min: 0, max: 65535 }), describe: "the server's alternate port (default: port + 1; 0 to skip)" })
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON object on stdout' })
           .option('expect', { type: 'string', array: true, default: [], describe: 'KEY=VALUE, e.g. punched=true; repeatable' })
           .option('family', { choices: [4, 6] as const, describe: 'IP version (default 4, or 6 for an IPv6 address)' })
           .option('lifetime', { type: 'boolean', default: true, describe: 'measure the idle lifetime after one exchange (--no-lifetime to skip)' })
           .option('sustained', { type: 'boolean', default: true, describe: 'measure it after sustained two-way traffic (--no-sustained to skip)' })
-          .option('max-lifetime', { type: 'string', default: '600', coerce: numberFlag('max-lifetime', { what: 'at least 1 s', min: 1 }), describe: 'seconds: stop and say "still open" beyond this' })
-          .option('max-mappings', { type: 'string', default: '64', coerce: numberFlag('max-mappings', { what: 'a whole number ≥ 8', integer: true, min: 8 }), describe: 'most NAT mappings held at once (a carrier NAT port quota)' })
+          .option('max-lifetime', { requiresArg: true, default: 600, coerce: numberFlag('max-lifetime', { what: 'at least 1 s', min: 1 }), describe: 'seconds: stop and say "still open" beyond this' })
+          .option('max-mappings', { requiresArg: true, default: 64, coerce: numberFlag('max-mappings', { what: 'a whole number ≥ 8', integer: true, min: 8 }), describe: 'most NAT mappings held at once (a carrier NAT port quota)' })
           .option('assume', { type: 'string', describe: 'a classify --json report, to explain the outcome' })
           .option('classify', { type: 'string', describe: 'classify first against this RFC 5780 STUN server (host[:port]) to explain the outcome' })
           .option('filtering-lifetime', { type: 'boolean', default: false, describe: "also measure how long the server's other port may get in (after the other searches)" })
@@ -181,9 +184,9 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
           (l) =>
             l
               .option('preset', { choices: LAB_PRESETS.map((p) => p.name), demandOption: true, describe: 'the NAT to emulate' })
-              .option('udp-timeout', { type: 'string', default: '30', coerce: numberFlag('udp-timeout', { what: 'a whole number of seconds ≥ 1', integer: true, min: 1 }), describe: 'seconds a hole lives after one exchange (nf_conntrack_udp_timeout)' })
-              .option('udp-stream-timeout', { type: 'string', default: '120', coerce: numberFlag('udp-stream-timeout', { what: 'a whole number of seconds ≥ 1', integer: true, min: 1 }), describe: 'seconds after two-way traffic (nf_conntrack_udp_timeout_stream)' })
-              .option('loss', { type: 'string', default: '0', coerce: numberFlag('loss', { what: 'a percentage 0-100', min: 0, max: 100 }), describe: 'percent of packets dropped each way through the NAT' })
+              .option('udp-timeout', { requiresArg: true, default: 30, coerce: numberFlag('udp-timeout', { what: 'a whole number of seconds ≥ 1', integer: true, min: 1 }), describe: 'seconds a hole lives after one exchange (nf_conntrack_udp_timeout)' })
+              .option('udp-stream-timeout', { requiresArg: true, default: 120, coerce: numberFlag('udp-stream-timeout', { what: 'a whole number of seconds ≥ 1', integer: true, min: 1 }), describe: 'seconds after two-way traffic (nf_conntrack_udp_timeout_stream)' })
+              .option('loss', { requiresArg: true, default: 0, coerce: numberFlag('loss', { what: 'a percentage 0-100', min: 0, max: 100 }), describe: 'percent of packets dropped each way through the NAT' })
               .option('hairpin', { type: 'boolean', default: false, describe: 'let the NAT hairpin (port-preserving presets)' }),
           async (args) => {
             const { labUp } = await import('../api/lab.js');
