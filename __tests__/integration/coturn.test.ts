@@ -1,24 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { parseNatDiscovery, requireCoturn } from '../helpers/coturn.js';
+import { parseNatDiscovery, startCoturn, type Coturn } from '../helpers/coturn.js';
 import { CLI, randomPort, runCommand, runNatscope, startService, type Service } from '../helpers/processes.js';
 
 jest.setTimeout(60_000);
 
 describe('interop with coturn, both directions', () => {
-  const coturnPort = randomPort();
-  const natscopePort = randomPort() + 2;
-  let coturn: Service;
+  const natscopePort = randomPort();
+  let coturn: Coturn;
   let natscope: Service;
 
   beforeAll(async () => {
-    requireCoturn();
-    // -c /dev/null: Debian's /etc/turnserver.conf says no-rfc5780.
-    coturn = await startService(
-      'turnserver',
-      ['-c', '/dev/null', '-L', '127.0.0.1', '-L', '127.0.0.2', '-p', String(coturnPort), '--alt-listening-port', String(coturnPort + 1), '--no-cli', '--no-tls', '--no-dtls', '--log-file', 'stdout', '--simple-log'],
-      /Total General servers/,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    coturn = await startCoturn(['127.0.0.1', '127.0.0.2']);
     natscope = await startService(process.execPath, [CLI, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(natscopePort), '--alt-port', String(natscopePort + 1)], /listening on/);
   });
   afterAll(async () => {
@@ -27,7 +19,7 @@ describe('interop with coturn, both directions', () => {
   });
 
   it('natscope classify against coturn turnserver: RFC 5780 server, no NAT, endpoint-independent', async () => {
-    const run = await runNatscope(['classify', `127.0.0.1:${coturnPort}`, '--json']);
+    const run = await runNatscope(['classify', `127.0.0.1:${coturn.port}`, '--json']);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report).toMatchObject({ serverSupportsRfc5780: true, nat: false, mapping: 'endpoint-independent', filtering: 'endpoint-independent', rfc3489: 'open-internet' });

@@ -3,7 +3,7 @@ import { labDown, labUp } from '../../src/api/lab.js';
 import { findPreset, LAB_PRESETS, type LabPreset } from '../../src/lab/presets.js';
 import { LAB } from '../../src/lab/topology.js';
 import { checkLabPrerequisites } from '../../src/platform/lab-runner.js';
-import { parseNatDiscovery, requireCoturn } from '../helpers/coturn.js';
+import { parseNatDiscovery, requireCoturn, startCoturn } from '../helpers/coturn.js';
 import { CLI, runCommand, startService, type Service } from '../helpers/processes.js';
 
 jest.setTimeout(300_000);
@@ -42,12 +42,8 @@ async function startServers(preset: LabPreset): Promise<Service[]> {
   const inPublic = ['netns', 'exec', LAB.public];
   const [SERVER_A, SERVER_B] = serversOf(preset);
   const natscope = await startService('ip', [...inPublic, process.execPath, CLI, 'serve', 'stun', '--address', SERVER_A, '--alt-address', SERVER_B, '--port', String(NATSCOPE_PORT), '--alt-port', String(NATSCOPE_PORT + 1)], /listening on/);
-  const coturn = await startService(
-    'ip',
-    [...inPublic, 'turnserver', '-c', '/dev/null', '-L', SERVER_A, '-L', SERVER_B, '-p', String(COTURN_PORT), '--alt-listening-port', String(COTURN_PORT + 1), '--no-cli', '--no-tls', '--no-dtls', '--log-file', 'stdout', '--simple-log'],
-    /Total General servers/,
-  );
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // In the lab's own namespace the fixed port is free; the pid file and database still go to a private folder.
+  const coturn = await startCoturn([SERVER_A, SERVER_B], { prefix: ['ip', ...inPublic], port: COTURN_PORT });
   return [natscope, coturn];
 }
 

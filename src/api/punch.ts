@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { formatTransportAddress } from '../codec/transport-address.js';
+import { formatTransportAddress, sameIp } from '../codec/transport-address.js';
 import type { LifetimeResult } from '../diagnose/lifetime-search.js';
 import { HostResolutionError, InvalidArgumentError } from '../errors.js';
 import { nodeUdpNetwork } from '../platform/node-udp.js';
@@ -170,7 +170,9 @@ export async function punch(options: PunchCommandOptions): Promise<PunchReport> 
     deadlineSeconds: Math.round(deadlineMs / 1000),
     durationMs: roundTenth(clock.nowMs() - started),
   };
-  return { ...report, explanation: explainPunch(report, assume) };
+  // The mapped IP is one of this host's own: no NAT translated it, so the text must not say "through your NAT".
+  const mappedIsOwn = evidence.mappedAddress !== undefined && (options.network ?? nodeUdpNetwork).localAddresses().some((ip) => sameIp(ip, evidence.mappedAddress!.address));
+  return { ...report, explanation: explainPunch(report, assume, mappedIsOwn) };
 }
 
 function roundSearch(result: MeasuredLifetime | undefined): MeasuredLifetime | null {
@@ -185,7 +187,7 @@ function toReport(result: LifetimeResult | undefined): LifetimeReport | null {
 }
 
 /** The outcome in plain words. */
-export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>): string {
+export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: Pick<ClassifyReport, 'mapping' | 'filtering' | 'rfc3489'>, mappedIsOwn = false): string {
   const lines: string[] = [];
   if (report.punched === null) {
     const busy = report.busy !== null;
@@ -196,9 +198,17 @@ export function explainPunch(report: Omit<PunchReport, 'explanation'>, assume?: 
     lines.push(`The echo server ${report.server} answered another socket, but nothing came back through this hole: the NAT or a firewall drops the answers.`);
     return lines.join(' ');
   }
-  lines.push(`The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`);
-  if (report.alternatePortReachable === true) lines.push('A reply from another port of the server got in too: your NAT does not filter by port.');
-  if (report.alternatePortReachable === false) lines.push('A reply from another port of the server was dropped: your NAT filters by address and port, so a peer must answer from the exact port you sent to.');
+  lines.push(
+    mappedIsOwn
+      ? `The path works: ${report.server} answered from the port your datagram went to, and it saw this host's own address ${report.mappedAddress} (no NAT on the way).`
+      : `The hole works: ${report.server} answered from the port your datagram went to, through your NAT (it saw you as ${report.mappedAddress}).`,
+  );
+  if (report.alternatePortReachable === true) {
+    lines.push(`A reply from another port of the server got in too: ${mappedIsOwn ? 'nothing on the way filters' : 'your NAT does not filter'} by port.`);
+  }
+  if (report.alternatePortReachable === false) {
+    lines.push(`A reply from another port of the server was dropped: ${mappedIsOwn ? 'a firewall on the way' : 'your NAT'} filters by address and port, so a peer must answer from the exact port you sent to.`);
+  }
   const describe = (name: string, l: LifetimeReport | null, open: boolean): void => {
     if (l !== null) lines.push(`An idle hole ${name} closes after ${l.lowerSeconds}–${l.upperSeconds} s.`);
     else if (open) lines.push(`An idle hole ${name} was still open after ${report.maxLifetimeSeconds} s (the bound).`);

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { LabError } from '../errors.js';
 import type { LabCommand } from '../lab/topology.js';
 
-/** Checks what the lab needs: Linux, root, and the ip, nft and conntrack commands. Throws LabError saying how to fix it. */
+/** Checks what the lab needs: Linux, root, and the ip, nft, conntrack and sysctl commands. Throws LabError saying how to fix it. */
 export function checkLabPrerequisites(): void {
   if (process.platform !== 'linux') throw new LabError(`the lab needs Linux network namespaces; this is ${process.platform}`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -12,6 +12,8 @@ export function checkLabPrerequisites(): void {
     ['ip', 'iproute2'],
     ['nft', 'nftables'],
     ['conntrack', 'conntrack'],
+    // Forwarding and the NAT namespaces' conntrack timeouts (--udp-timeout) are set with sysctl.
+    ['sysctl', 'procps'],
   ].filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);
   if (missing.length > 0) {
     throw new LabError(

@@ -1,10 +1,12 @@
 import { isIP } from 'node:net';
-import type { Argv, CommandModule } from 'yargs';
-import { gateway, type GatewayReport } from '../../api/gateway.js';
+import type { Argv } from 'yargs';
+import type { GatewayReport } from '../../api/gateway.js';
+import type { CliCommand, Io } from '../context.js';
 import { ExitCode, ExitError } from '../exit-codes.js';
-import { checkExpectations, exitCodeFor, parseExpectations, type ExpectationResult } from '../expect.js';
-import { renderGatewayText } from '../render/gateway-text.js';
-import { createProgress } from '../spinner.js';
+import { checkExpectations, exitCodeFor, parseExpectations } from '../expect.js';
+
+/** The schema of `natscope gateway --json`. */
+export const GATEWAY_JSON_SCHEMA = 'natscope.gateway/1';
 
 /** Normalised options of `natscope gateway`. */
 export interface GatewayCommandOptions {
@@ -34,10 +36,11 @@ export const GATEWAY_EXPECT_KEYS = [
 
 const PROTOCOLS = ['upnp', 'natPmp', 'pcp'];
 
-/** Runs `natscope gateway`; returns the exit code and what to print. */
-export async function runGatewayCommand(options: GatewayCommandOptions): Promise<{ exitCode: number; stdout: string }> {
+/** Runs `natscope gateway`; returns the exit code and what to print. Protocol code loads only here. */
+export async function runGatewayCommand(options: GatewayCommandOptions, io?: Io): Promise<{ exitCode: number; stdout: string }> {
   const expectations = parseExpectations(options.expect, GATEWAY_EXPECT_KEYS).map((e) => (PROTOCOLS.includes(e.key) ? { ...e, key: `${e.key}.available` } : e));
-  const progress = createProgress(!options.json);
+  const [{ gateway }, { createProgress }] = await Promise.all([import('../../api/gateway.js'), import('../spinner.js')]);
+  const progress = await createProgress(!options.json && io !== undefined, io?.progressStream, io?.env, io?.onInterrupt);
   progress.update(options.verify === undefined ? 'asking the router' : `asking the router, then testing a mapping with ${options.verify}`);
   let report: GatewayReport;
   try {
@@ -53,20 +56,25 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
   const results = checkExpectations(report as unknown as Record<string, unknown>, expectations);
   const exitCode = exitCodeFor(results, report.verify !== null && report.verify.inboundArrived === null);
   if (options.json) return { exitCode, stdout: JSON.stringify({ ...report, expectations: results }, null, 2) };
-  return { exitCode, stdout: [renderGatewayText(report, options.columns ?? 80), ...renderExpectations(results)].join('\n') };
+  const [{ renderGatewayText }, { renderExpectations }, { wrapParagraph }] = await Promise.all([
+    import('../render/gateway-text.js'),
+    import('../render/expectations-text.js'),
+    import('../render/wrap.js'),
+  ]);
+  const columns = options.columns ?? 80;
+  return { exitCode, stdout: [renderGatewayText(report, columns), ...renderExpectations(results).map((line) => wrapParagraph(line, columns))].join('\n') };
 }
 
-function renderExpectations(results: readonly ExpectationResult[]): string[] {
-  return results.map((r) =>
-    r.met ? `✔ expected ${r.key}=${r.value}` : `✘ expected ${r.key}=${r.value}, got ${JSON.stringify(r.actual)}${r.undecided ? ' (undecided)' : ''}`,
-  );
-}
+
+/** `natscope gateway`: its flags beside its handler (run-cli.ts lists it). */
+export const GATEWAY_COMMAND: CliCommand = {
+  name: 'gateway',
+  jsonSchema: GATEWAY_JSON_SCHEMA,
+  register: (yargs, { io, run }) => yargs.command(gatewayCommandModule(io, run)),
+};
 
 /** The yargs declaration of `natscope gateway`; the handler stores its exit code in `result`. */
-export function gatewayCommand(
-  io: { stdout: (text: string) => void; untilStopped: () => Promise<void> },
-  result: { exitCode: number },
-): CommandModule<object, any> {
+function gatewayCommandModule(io: Io, result: { exitCode: number }) {
   return {
     command: 'gateway',
     describe: 'What your router offers (UPnP-IGD, NAT-PMP, PCP), whether a mapping really lets traffic in, and whether there is a second NAT',
@@ -91,9 +99,9 @@ export function gatewayCommand(
         ...(args.verify === undefined ? {} : { verify: args.verify }),
         ...(args.gateway === undefined ? {} : { gateway: args.gateway }),
         ...(args.trace === undefined ? {} : { trace: args.trace }),
-        columns: process.stdout.columns ?? 80,
+        columns: io.textWidth,
         signal: controller.signal,
-      });
+      }, io);
       io.stdout(stdout);
       result.exitCode = exitCode;
     },

@@ -1,7 +1,11 @@
-import Table from 'cli-table3';
-import { punch, readAssumedClassification, type PunchReport } from '../../api/punch.js';
+import type { PunchReport } from '../../api/punch.js';
+import type { Io } from '../context.js';
 import { checkExpectations, exitCodeFor, parseExpectations } from '../expect.js';
 import { createProgress } from '../spinner.js';
+import { checkFamilyMatchesAddresses } from './classify.js';
+
+/** The schema of `natscope punch --json`. */
+export const PUNCH_JSON_SCHEMA = 'natscope.punch/1';
 
 /** Normalised options of `natscope punch`. */
 export interface PunchCliOptions {
@@ -22,11 +26,13 @@ export interface PunchCliOptions {
 /** The keys --expect accepts for punch. */
 export const PUNCH_EXPECT_KEYS = ['punched', 'mappedAddress', 'alternatePortReachable', 'keepaliveSeconds', 'server'] as const;
 
-/** Runs `natscope punch`; returns the exit code and what to print. */
-export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitCode: number; stdout: string }> {
+/** Runs `natscope punch`; returns the exit code and what to print. Protocol code loads only here. */
+export async function runPunchCommand(options: PunchCliOptions, io: Io): Promise<{ exitCode: number; stdout: string }> {
   const expectations = parseExpectations(options.expect, PUNCH_EXPECT_KEYS);
+  const [{ punch, readAssumedClassification, DEFAULT_ECHO_PORT }, { parseHostPort }] = await Promise.all([import('../../api/punch.js'), import('../../platform/resolve-host.js')]);
+  checkFamilyMatchesAddresses(options.family, [parseHostPort(options.server, DEFAULT_ECHO_PORT).host]);
   const assume = options.assume === undefined ? undefined : readAssumedClassification(options.assume);
-  const progress = createProgress(!options.json);
+  const progress = await createProgress(!options.json, io.progressStream, io.env, io.onInterrupt);
   let report: PunchReport;
   try {
     report = await punch({
@@ -58,20 +64,6 @@ export async function runPunchCommand(options: PunchCliOptions): Promise<{ exitC
   // Not reached, busy, or stopped early: inconclusive (3) unless an --expect on a decided field failed (1).
   const exitCode = exitCodeFor(results, report.punched === null || report.reason !== null);
   if (options.json) return { exitCode, stdout: JSON.stringify({ ...report, expectations: results }, null, 2) };
-  const table = new Table({ style: { head: [], border: [] } });
-  const life = (l: PunchReport['lifetime'], open: boolean): string =>
-    l === null ? (open ? `still open at ${report.maxLifetimeSeconds} s` : 'not measured') : `${l.seconds} s (between ${l.lowerSeconds} and ${l.upperSeconds} s)`;
-  table.push(
-    { Punched: [report.punched === null ? 'unknown' : report.punched ? 'yes' : 'no'] },
-    { 'Mapped address': [report.mappedAddress ?? 'none'] },
-    { 'Other server port gets in': [report.alternatePortReachable === null ? 'not tested' : report.alternatePortReachable ? 'yes' : 'no'] },
-    { 'Idle lifetime (one exchange)': [life(report.lifetime, report.openAtBound.lifetime)] },
-    { 'Idle lifetime (sustained)': [life(report.sustainedLifetime, report.openAtBound.sustainedLifetime)] },
-    ...(report.filteringLifetime === null ? [] : [{ 'Other port may get in for': [`${report.filteringLifetime.seconds} s (between ${report.filteringLifetime.lowerSeconds} and ${report.filteringLifetime.upperSeconds} s)`] }]),
-    ...(report.classification === null ? [] : [{ 'Classified as': [`${report.classification.rfc3489} (mapping ${report.classification.mapping}, filtering ${report.classification.filtering})`] }]),
-    { 'Keepalive every': [report.keepaliveSeconds === null ? 'n/a' : `${report.keepaliveSeconds} s`] },
-    { Took: [`${(report.durationMs / 1000).toFixed(1)} s`] },
-  );
-  const lines = results.map((r) => (r.met ? `✔ expected ${r.key}=${r.value}` : `✘ expected ${r.key}=${r.value}, got ${JSON.stringify(r.actual)}`));
-  return { exitCode, stdout: [`Echo server: ${report.server}`, table.toString(), report.explanation, ...lines].join('\n') };
+  const { renderPunchText } = await import('../render/punch-text.js');
+  return { exitCode, stdout: renderPunchText(report, io.textWidth, results) };
 }
