@@ -30,7 +30,8 @@ export async function runP2pCommand(options: P2pCliOptions): Promise<{ exitCode:
   const progress = createProgress(!options.json);
   let report: P2pReport;
   try {
-    ({ report } = await runP2p({
+    let connection: Awaited<ReturnType<typeof runP2p>>['connection'];
+    ({ report, connection } = await runP2p({
       rendezvous: options.rendezvous,
       room: options.room,
       waitMs: options.waitSeconds * 1000,
@@ -41,6 +42,8 @@ export async function runP2pCommand(options: P2pCliOptions): Promise<{ exitCode:
       ...(options.family === undefined ? {} : { family: options.family }),
       onProgress: (stage) => progress.update(stage),
     }));
+    // The command only reports; the punched socket is the library's gift to programs.
+    connection?.socket.close();
   } finally {
     progress.stop();
   }
