@@ -41,7 +41,7 @@ const PLAIN: P2pRole = { checkPeerCandidates: true, checkPeerPredicted: false, l
 function describeMapping(n: P2pSideNat): string {
   if (n.mapping === 'endpoint-independent') return 'keeps one public port per socket';
   if (n.portAllocation.pattern === 'random') return 'gives a new random port for every destination';
-  if (n.portAllocation.pattern === 'sequential') return `gives a new port for every destination, ${n.portAllocation.delta ?? '?'} after the last`;
+  if (n.portAllocation.pattern === 'sequential') return `gives a new port for every destination (each ${n.portAllocation.delta ?? '?'} after the last)`;
   return 'gives a new port for every destination';
 }
 
