@@ -25,6 +25,8 @@ export interface ClassifyOptions {
   readonly rtoBounds?: RtoBounds;
   /** Progress for a display: the phase, and during first contact the try, the tries in all and the seconds left. */
   readonly onProgress?: (progress: ClassifyProgress) => void;
+  /** Fresh sockets whose first mappings show the port allocation (default 3; p2p asks for more to see a stride). */
+  readonly allocationSockets?: number;
   /** Injected for tests; default node:dgram. */
   readonly network?: UdpNetwork;
   /** Injected for tests; default the system clock. */
@@ -130,6 +132,7 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
     policy: { ...RFC8489_DEFAULT_POLICY, ...options.policy },
     ...(options.rtoBounds === undefined ? {} : { rtoBounds: options.rtoBounds }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.allocationSockets === undefined ? {} : { allocationSockets: options.allocationSockets }),
   });
   const verdict = classifyNat(evidence);
   const durationMs = clock.nowMs() - started;

@@ -8,6 +8,8 @@ import { PUNCH_JSON_SCHEMA } from './commands/punch.js';
 import { limitsOptions, parseMaxSourcesFlag, parseRateLimitFlag } from './options/limits.js';
 import { parsePortmapList } from '../lab/portmap.js';
 import { GATEWAY_COMMAND } from './commands/gateway.js';
+import { P2P_COMMAND } from './commands/p2p.js';
+import { serveRendezvousCommand } from './commands/serve-rendezvous.js';
 import { ExitCode, ExitError } from './exit-codes.js';
 import { ipFlag, numberFlag, portFlag } from './flags.js';
 import { natscopeVersion } from './version.js';
@@ -18,7 +20,7 @@ export type { Io } from './context.js';
  * Commands that live in their own file (src/cli/commands/NAME.ts, flags beside the handler): add one line here.
  * The handlers below import their protocol code, ora and cli-table3 with `await import()`, so `--help` stays fast.
  */
-const COMMANDS: readonly CliCommand[] = [GATEWAY_COMMAND];
+const COMMANDS: readonly CliCommand[] = [GATEWAY_COMMAND, P2P_COMMAND];
 
 /** The --json schema of each built-in command, so an error before the handler still prints one JSON object. */
 const JSON_SCHEMAS: Readonly<Record<string, string>> = {
@@ -148,7 +150,8 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
             result.exitCode = ExitCode.OK;
           },
         )
-        .demandCommand(1, 'say which server: stun or echo'),
+        .command(serveRendezvousCommand(io, result, `natscope ${version}`))
+        .demandCommand(1, 'say which server: stun, echo or rendezvous'),
     )
     .command(
       'punch <server>',

@@ -146,6 +146,12 @@ function nat44Ruleset(options: LabOptions, i: 0 | 1): string {
   }
   lines.push('  }');
 
+  // Unsolicited UDP to the NAT's own address is dropped before conntrack confirms it, as home routers' input
+  // firewalls do: otherwise a peer's first punch packet that arrives before ours leaves makes a conntrack entry
+  // for the NAT itself, our packet to that peer then clashes with it and gets another port, and no simultaneous
+  // open can work in a lab whose links have no latency.
+  lines.push('  chain input {', '    type filter hook input priority filter; policy accept;', '    iifname "wan0" meta l4proto udp ct state new drop', '  }');
+
   lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;');
   const dnatAll = `udp dport 1024-65535 dnat to ${client}`;
   if (preset.name === 'full-cone') lines.push(`    iifname "wan0" ip daddr ${wan} ${dnatAll}`);
