@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import yargs, { type Argv } from 'yargs';
 import { NatscopeError } from '../errors.js';
 import { runClassifyCommand } from './commands/classify.js';
-import { startStunServer } from './commands/serve-stun.js';
+import { serveStunCommand } from './commands/serve-stun.js';
 import { startEchoServer } from './commands/serve-echo.js';
 import { runPunchCommand } from './commands/punch.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
@@ -71,34 +71,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
     )
     .command('serve', 'Run a natscope server', (y) =>
       y
-        .command(
-          'stun',
-          'RFC 5780 STUN server: two addresses × two ports (one address: a plain RFC 8489 server)',
-          (s) =>
-            s
-              .option('address', { type: 'string', demandOption: true, describe: 'primary IP address' })
-              .option('alt-address', { type: 'string', describe: 'alternate IP address (RFC 5780 needs it)' })
-              .option('port', { type: 'number', default: 3478, describe: 'primary port' })
-              .option('alt-port', { type: 'number', default: 3479, describe: 'alternate port' })
-              .option('software', { type: 'string', default: `natscope ${VERSION}`, describe: 'SOFTWARE attribute' }),
-          async (args) => {
-            const primary = ipAddress('address')(args.address) ?? '';
-            const alternate = ipAddress('alt-address')(args['alt-address']);
-            if (alternate !== undefined && isIP(alternate) !== isIP(primary)) throw new ExitError(ExitCode.USAGE, '--address and --alt-address must be of the same IP version');
-            if (alternate === primary) throw new ExitError(ExitCode.USAGE, '--alt-address must differ from --address');
-            const portNumber = port('port')(args.port);
-            const altPort = port('alt-port')(args['alt-port']);
-            if (alternate !== undefined && altPort === portNumber) throw new ExitError(ExitCode.USAGE, '--alt-port must differ from --port');
-            const server = await startStunServer(
-              { address: primary, port: portNumber, alternatePort: altPort, software: args.software, ...(alternate === undefined ? {} : { alternateAddress: alternate }) },
-              io.stderr,
-            );
-            await io.untilStopped();
-            await server.close();
-            io.stderr('natscope stun: stopped');
-            result.exitCode = ExitCode.OK;
-          },
-        )
+        .command(serveStunCommand(io, result, VERSION))
         .command(
           'echo',
           'The companion echo server for natscope punch (and nc -u): answers from the port a datagram came in on',
