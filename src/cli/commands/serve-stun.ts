@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import type { Argv, CommandModule } from 'yargs';
 import { formatTransportAddress } from '../../codec/transport-address.js';
-import { isPoolWorker, startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
+import { startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
 import { runSharedUdpServer, type SharedUdpServer } from '../../platform/shared-udp-server.js';
 import { describeDrops, loadPromClient, registerStunMetrics, serveMetrics } from '../../platform/stun-metrics.js';
 import { systemClock } from '../../platform/system-clock.js';
@@ -116,13 +117,14 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     if (message.natscope === 'ready' && addresses.length === 0) addresses = message.addresses;
     if (message.natscope === 'drops') latestDrops.set(_worker, message.drops);
   };
-  const pool = startWorkerPool(workers, log, onMessage);
+  const exec = fileURLToPath(new URL('../stun-worker.js', import.meta.url));
+  const pool = startWorkerPool(workers, { exec, env: { [STUN_WORKER_OPTIONS_ENV]: JSON.stringify(options) } }, log, onMessage);
   try {
     await pool.ready;
   } catch (error) {
     await pool.stop();
     metricsServer?.close();
-    throw new ExitError(ExitCode.SYSTEM, `natscope stun: ${(error as Error).message}`);
+    throw new ExitError(ExitCode.SYSTEM, (error as Error).message);
   }
   // Each worker reports its drop counts once a minute; the primary logs their sum's growth.
   const sum = (): Record<string, number> => {
@@ -154,8 +156,14 @@ function metricsLine(options: ServeStunOptions): string {
   return options.metrics === undefined ? '' : `; metrics on http://${formatTransportAddress(options.metrics)}/metrics`;
 }
 
+/** The env var that carries a worker's ServeStunOptions (JSON) from the primary. */
+export const STUN_WORKER_OPTIONS_ENV = 'NATSCOPE_STUN_WORKER_OPTIONS';
+
+/** What a worker process needs of the outside world. */
+export type WorkerIo = Pick<Io, 'stderr' | 'untilStopped'>;
+
 /** The body of a cluster worker: the sockets (shared by the primary), metrics for the primary to gather, drop counts. */
-async function runStunWorker(options: ServeStunOptions, io: Io): Promise<void> {
+export async function runStunWorker(options: ServeStunOptions, io: WorkerIo): Promise<void> {
   const workers = options.workers ?? availableParallelism();
   const n = workerNumber();
   const protocol = createProtocol(options, workers);
@@ -163,7 +171,8 @@ async function runStunWorker(options: ServeStunOptions, io: Io): Promise<void> {
   try {
     server = await runSharedUdpServer(protocol, systemClock, (error) => io.stderr(`natscope stun: worker ${n}: error: ${error.message}`));
   } catch (error) {
-    io.stderr(`natscope stun: worker ${n}: ${(error as Error).message}`);
+    // The primary reports it (once, for the whole server).
+    tellPrimary({ natscope: 'failed', message: (error as Error).message });
     throw new ExitError(ExitCode.SYSTEM, (error as Error).message);
   }
   if (options.metrics !== undefined) {
@@ -234,11 +243,6 @@ export function serveStunCommand(io: Io, result: { exitCode: number }, version: 
         ...(workers === undefined ? {} : { workers }),
         ...(args.metrics === undefined ? {} : { metrics: parseMetricsFlag(String(args.metrics)) }),
       };
-      if (isPoolWorker()) {
-        await runStunWorker(options, io);
-        result.exitCode = ExitCode.OK;
-        return;
-      }
       const server = await startStunServer(options, io.stderr);
       await io.untilStopped();
       await server.close();
