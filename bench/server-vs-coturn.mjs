@@ -2,6 +2,7 @@
 // npm run bench:server [-- ROUNDS SECONDS]: natscope serve stun (1 worker, and one per core) beside coturn 4.6.1's
 // turnserver, on loopback, with one load generator (bench/stun-load.c, compiled here with gcc), in alternating rounds.
 // Every server is started here with a known PID and ended by that PID. Bounded: SECONDS per measurement (default 3).
+// NATSCOPE_BENCH_BEFORE=path/to/an/older/dist/cli/main.js adds that build as a "before" row (its own flags only).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const BEFORE = process.env.NATSCOPE_BENCH_BEFORE;
 const ROUNDS = Number(process.argv[2] ?? 3);
 const SECONDS = Number(process.argv[3] ?? 3);
 const CRAFTED_SECONDS = 10;
@@ -53,6 +55,8 @@ async function startServer(kind, port, extra = []) {
   let child;
   if (kind === 'coturn') {
     child = spawn('turnserver', ['-c', '/dev/null', '-L', '127.0.0.1', '-L', '127.0.0.2', '-p', String(port), '--alt-listening-port', String(port + 1), '--no-cli', '--no-tls', '--no-dtls', '--simple-log', '--log-file', '/dev/null', '--no-stdout-log'], { stdio: 'ignore' });
+  } else if (kind === 'before') {
+    child = spawn(process.execPath, [BEFORE, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1)], { stdio: ['ignore', 'ignore', 'pipe'] });
   } else {
     const workers = kind === 'natscope-1' ? ['--workers', '1'] : ['--workers', String(CORES)];
     child = spawn(process.execPath, [CLI, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1), ...workers, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -82,7 +86,7 @@ const sum = (pids, f) => pids.reduce((total, pid) => total + f(pid), 0);
 
 async function throughput(kind) {
   const port = 20000 + Math.floor(Math.random() * 20000) * 2;
-  const server = await startServer(kind, port, ['--rate-limit', '0']);
+  const server = await startServer(kind, port, kind === 'before' ? [] : ['--rate-limit', '0']);
   await sleep(1000);
   const idle = sum(server.pids(), rssKb);
   const before = sum(server.pids(), cpuTicks);
@@ -113,7 +117,7 @@ async function crafted(kind) {
   return { p50Ms: legit.p50Ms, p99Ms: legit.p99Ms, cpuPercent, memoryRatio: peak / idle, idleMb: idle / 1024, peakMb: peak / 1024 };
 }
 
-const KINDS = ['natscope-1', 'natscope-all', 'coturn'];
+const KINDS = [...(BEFORE === undefined ? [] : ['before']), 'natscope-1', 'natscope-all', 'coturn'];
 const results = Object.fromEntries(KINDS.map((k) => [k, { throughput: [], crafted: [] }]));
 for (let round = 0; round < ROUNDS; round += 1) {
   // Alternate the order each round, so a noisy neighbour does not always hit the same server.
@@ -126,7 +130,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
 const m = (kind, part, field) => median(results[kind][part].map((r) => r[field]));
 const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 const coturnRate = m('coturn', 'throughput', 'perSecond');
-const names = { 'natscope-1': 'natscope, 1 worker', 'natscope-all': `natscope, ${CORES} workers`, coturn: 'coturn 4.6.1' };
+const names = { before: 'natscope before (codec path, 1 process)', 'natscope-1': 'natscope, 1 worker', 'natscope-all': `natscope, ${CORES} workers`, coturn: 'coturn 4.6.1' };
 console.log(`\nnatscope serve stun beside coturn turnserver on loopback: medians of ${ROUNDS} alternating rounds, ${SECONDS} s floods (64 in flight), ${CRAFTED_SECONDS} s crafted runs; ${CORES} cores\n`);
 console.log('| | responses/s | × coturn | CPU µs per response | RSS idle / loaded MB | generator CPU |');
 console.log('|---|---|---|---|---|---|');
@@ -136,6 +140,6 @@ for (const kind of KINDS) {
 console.log('\n100 crafted packets/s from one IP (6 shapes: 350 attributes, 1472 bytes, 1448-byte PADDING, bad lengths, garbage addresses, 300 unknown required attributes) while a legitimate client sends one request every 10 ms:\n');
 console.log('| | legit p50 ms | legit p99 ms | server CPU | memory peak / idle |');
 console.log('|---|---|---|---|---|');
-for (const kind of ['natscope-all', 'coturn']) {
-  console.log(`| ${kind === 'coturn' ? names.coturn : `natscope, defaults (${CORES} workers, rate limit on)`} | ${fmt(m(kind, 'crafted', 'p50Ms'), 2)} | ${fmt(m(kind, 'crafted', 'p99Ms'), 2)} | ${fmt(m(kind, 'crafted', 'cpuPercent'), 1)}% | ${fmt(m(kind, 'crafted', 'peakMb'), 0)} / ${fmt(m(kind, 'crafted', 'idleMb'), 0)} MB (${fmt(m(kind, 'crafted', 'memoryRatio'), 2)}×) |`);
+for (const kind of KINDS.filter((k) => k !== 'natscope-1')) {
+  console.log(`| ${kind !== 'natscope-all' ? names[kind] : `natscope, defaults (${CORES} workers, rate limit on)`} | ${fmt(m(kind, 'crafted', 'p50Ms'), 2)} | ${fmt(m(kind, 'crafted', 'p99Ms'), 2)} | ${fmt(m(kind, 'crafted', 'cpuPercent'), 1)}% | ${fmt(m(kind, 'crafted', 'peakMb'), 0)} / ${fmt(m(kind, 'crafted', 'idleMb'), 0)} MB (${fmt(m(kind, 'crafted', 'memoryRatio'), 2)}×) |`);
 }
