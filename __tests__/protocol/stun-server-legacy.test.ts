@@ -77,6 +77,19 @@ describe('RFC 3489 clients (RFC 8489 §12)', () => {
     expect([...attributesOf(action.bytes).keys()]).toEqual([0x0009, 0x000a]);
   });
 
+  it('answers an RFC 3489 client over IPv6 with IPv6 addresses (family 0x02)', () => {
+    const v6 = new StunServerProtocol({ primaryAddress: '2001:db8::1', primaryPort: 3478, alternateAddress: '2001:db8::2', alternatePort: 3479 });
+    const action = sent(v6.handleDatagram(0, legacyRequest(0x04), transportAddress('2001:db8:ffff::7', 5000), { address: 'primary', port: 'primary' }));
+    expect(action.via).toEqual({ address: 'alternate', port: 'primary' });
+    const attributes = attributesOf(action.bytes);
+    const mapped = attributes.get(0x0001)!;
+    expect(mapped[1]).toBe(0x02);
+    expect(mapped.readUInt16BE(2)).toBe(5000);
+    expect(mapped.subarray(4).toString('hex')).toBe('20010db8ffff00000000000000000007');
+    expect(attributes.get(0x0004)!.subarray(4).toString('hex')).toBe('20010db8000000000000000000000002');
+    expect(attributes.get(0x0005)!.subarray(4).toString('hex')).toBe('20010db8000000000000000000000002');
+  });
+
   it('drops cookieless datagrams that are not Binding requests, and counts them as not STUN', () => {
     const protocol = server();
     const indication = legacyRequest();
