@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { startStunServer } from '../../src/cli/commands/serve-stun.js';
 import { CLI, randomPort, runCommand, runNatscope, startService, type Service } from '../helpers/processes.js';
 
 jest.setTimeout(60_000);
@@ -125,5 +126,25 @@ describe("Debian's RFC 3489 client (stun-client, Vovida stund) against natscope 
     expect(run.stdout).toMatch(/Primary: Open/);
     expect(run.stdout).not.toMatch(/Blocked/);
     expect(run.code).toBe(0x01);
+  });
+});
+
+describe('the drop log', () => {
+  it('logs what was dropped, by reason, once per interval and only when something was', async () => {
+    const lines: string[] = [];
+    const port = randomPort();
+    const server = await startStunServer({ address: '127.0.0.1', port, alternatePort: port + 1, software: 'test', workers: 1, dropLogIntervalMs: 400 }, (line) => lines.push(line));
+    try {
+      const socket = await openSocket();
+      for (let i = 0; i < 3; i += 1) socket.send(Buffer.from('not STUN at all'), port, '127.0.0.1');
+      const overrun = Buffer.from('000100042112a442' + '00'.repeat(12) + '00030008', 'hex'); // an attribute longer than the message
+      socket.send(overrun, port, '127.0.0.1');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      socket.close();
+      const drops = lines.filter((line) => line.includes('dropped'));
+      expect(drops).toEqual(['natscope stun: dropped in the last 0.4 s: 3 not-stun, 1 malformed']);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -28,9 +28,11 @@ export interface ServeStunOptions {
   readonly workers?: number;
   /** Serve Prometheus metrics here. */
   readonly metrics?: { readonly address: string; readonly port: number };
+  /** How often, at most, the drop counts are logged (default one minute). */
+  readonly dropLogIntervalMs?: number;
 }
 
-/** How often the server logs what it dropped (at most). */
+/** How often the server logs what it dropped (at most), unless told otherwise. */
 const DROP_LOG_INTERVAL_MS = 60_000;
 
 /** Parses `--metrics ADDRESS:PORT` (IPv6 as [ADDRESS]:PORT); usage errors name the flag and the text. */
@@ -90,8 +92,8 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     const timer = setInterval(() => {
       const line = describeDrops(protocol.stats.drops, before);
       before = { ...protocol.stats.drops };
-      if (line !== undefined) log(`natscope stun: dropped in the last minute: ${line}`);
-    }, DROP_LOG_INTERVAL_MS);
+      if (line !== undefined) log(`natscope stun: dropped in the last ${describeInterval(options)}: ${line}`);
+    }, options.dropLogIntervalMs ?? DROP_LOG_INTERVAL_MS);
     timer.unref();
     const addresses = server.addresses.map(formatTransportAddress);
     log(`natscope stun: listening on ${addresses.join(', ')}; ${mode}; 1 worker; ${limitText}${metricsLine(options)}`);
@@ -137,8 +139,8 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     const now = sum();
     const line = describeDrops(now, before);
     before = now;
-    if (line !== undefined) log(`natscope stun: dropped in the last minute: ${line}`);
-  }, DROP_LOG_INTERVAL_MS);
+    if (line !== undefined) log(`natscope stun: dropped in the last ${describeInterval(options)}: ${line}`);
+  }, options.dropLogIntervalMs ?? DROP_LOG_INTERVAL_MS);
   timer.unref();
   log(`natscope stun: listening on ${addresses.join(', ')}; ${mode}; ${workers} workers (each enforces 1/${workers} of the limits); ${limitText}${metricsLine(options)}`);
   return {
@@ -150,6 +152,11 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
       await pool.stop();
     },
   };
+}
+
+function describeInterval(options: ServeStunOptions): string {
+  const ms = options.dropLogIntervalMs ?? DROP_LOG_INTERVAL_MS;
+  return ms === 60_000 ? 'minute' : `${ms / 1000} s`;
 }
 
 function metricsLine(options: ServeStunOptions): string {
@@ -182,7 +189,7 @@ export async function runStunWorker(options: ServeStunOptions, io: WorkerIo): Pr
     registerStunMetrics(prom, prom.register, String(n), protocol);
     new prom.AggregatorRegistry();
   }
-  const timer = setInterval(() => tellPrimary({ natscope: 'drops', drops: { ...protocol.stats.drops } }), DROP_LOG_INTERVAL_MS / 2);
+  const timer = setInterval(() => tellPrimary({ natscope: 'drops', drops: { ...protocol.stats.drops } }), (options.dropLogIntervalMs ?? DROP_LOG_INTERVAL_MS) / 2);
   timer.unref();
   tellPrimary({ natscope: 'ready', addresses: server.addresses.map(formatTransportAddress) });
   // Stop on a signal, or when the primary is gone.
