@@ -119,6 +119,22 @@ describe('natscope serve stun --workers and --metrics', () => {
   });
 });
 
+describe('serve stun --metrics on a taken port', () => {
+  it.each([['1'], ['2']])('exits 4 naming the address, with --workers %s, and leaves nothing running', async (workers) => {
+    const { createServer } = await import('node:http');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const metricsPort = (taken.address() as { port: number }).port;
+    try {
+      const run = await runNatscope(['serve', 'stun', '--address', '127.0.0.1', '--port', String(randomPort()), '--workers', workers, '--metrics', `127.0.0.1:${metricsPort}`], 20_000);
+      expect(run.code).toBe(4);
+      expect(run.stderr).toMatch(new RegExp(`Cannot serve metrics on 127\\.0\\.0\\.1:${metricsPort}: .*EADDRINUSE`));
+    } finally {
+      taken.close();
+    }
+  });
+});
+
 describe("Debian's RFC 3489 client (stun-client, Vovida stund) against natscope serve stun", () => {
   it('gets an answer and says "Open" on loopback (no NAT), exit code 0x01 (open, port preserved)', async () => {
     const { port } = await serve(['--workers', '1']);

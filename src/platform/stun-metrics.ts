@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { SocketError } from '../errors.js';
 import type { StunServerStats } from '../protocol/stun-server.js';
 
 /** What one worker's metrics read, on each scrape. */
@@ -75,9 +76,10 @@ export function serveMetrics(address: string, port: number, contentType: string,
         (error: Error) => response.writeHead(500).end(`metrics failed: ${error.message}\n`),
       );
     });
-    server.once('error', reject);
+    const onError = (cause: Error): void => reject(new SocketError(`Cannot serve metrics on ${address}:${port}: ${cause.message}`, { cause }));
+    server.once('error', onError);
     server.listen(port, address, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve(server);
     });
   });

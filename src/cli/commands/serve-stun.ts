@@ -81,12 +81,19 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
 
   if (workers === 1) {
     const protocol = createProtocol(options, 1);
-    const server = await runSharedUdpServer(protocol, systemClock, (error) => log(`natscope stun: error: ${error.message}`));
+    // Metrics first: when its port is taken, no UDP socket is left open behind the error.
     if (options.metrics !== undefined) {
       const prom = await loadPromClient();
       const registry = new prom.Registry();
       registerStunMetrics(prom, registry, '1', protocol);
       metricsServer = await serveMetrics(options.metrics.address, options.metrics.port, registry.contentType, () => registry.metrics());
+    }
+    let server: SharedUdpServer;
+    try {
+      server = await runSharedUdpServer(protocol, systemClock, (error) => log(`natscope stun: error: ${error.message}`));
+    } catch (error) {
+      metricsServer?.close();
+      throw error;
     }
     let before: Record<string, number> = { ...protocol.stats.drops };
     const timer = setInterval(() => {
