@@ -46,6 +46,8 @@ export function readBindingRequest(bytes: Uint8Array): BindingRequestView | Fast
   const legacy = cookie !== MAGIC_COOKIE;
   if (legacy && type !== BINDING_REQUEST) return 'not-stun';
   if ((declared & 3) !== 0) return 'malformed';
+  // RFC 8489 §6.3: only requests are answered; indications and responses are dropped unread.
+  if (type !== BINDING_REQUEST) return 'not-a-binding-request';
 
   let changeFlags = 0;
   let hasChangeRequest = false;
@@ -98,8 +100,6 @@ export function readBindingRequest(bytes: Uint8Array): BindingRequestView | Fast
     const received = ((bytes[v]! << 24) | (bytes[v + 1]! << 16) | (bytes[v + 2]! << 8) | bytes[v + 3]!) >>> 0;
     if (expected !== received) return 'malformed';
   }
-  // RFC 8489 §6.3: only requests are answered; indications and responses are dropped.
-  if (type !== BINDING_REQUEST) return 'not-a-binding-request';
   return { legacy, changeFlags, hasChangeRequest, responsePort, paddingLength, unknownRequired: unknownRequired === undefined ? undefined : [...unknownRequired] };
 }
 
