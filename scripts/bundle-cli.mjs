@@ -38,7 +38,8 @@ const fastStringWidth = {
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 rmSync(new URL('../dist/cli/chunks', import.meta.url), { recursive: true, force: true });
 await build({
-  entryPoints: { main: 'src/cli/main.ts' },
+  // The STUN server's cluster workers start from their own entry (dist/cli/stun-worker.js, beside main.js).
+  entryPoints: { main: 'src/cli/main.ts', 'stun-worker': 'src/cli/stun-worker.ts' },
   outdir: 'dist/cli',
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,

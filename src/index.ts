@@ -49,3 +49,7 @@ export { predictNextPorts } from './diagnose/port-prediction.js';
 export { birthdayProbability, birthdayProbesFor } from './diagnose/birthday.js';
 export type { CandidateKind } from './probe/connectivity-checks.js';
 export { RendezvousUnreachableError, PeerTimeoutError, RendezvousProtocolError } from './errors.js';
+export { DEFAULT_STUN_SERVER_LIMITS, emptyStunServerStats, type StunServerStats, type IgnoreReason } from './protocol/stun-server.js';
+export { readBindingRequest, BindingResponseWriter, type BindingRequestView, type FastDropReason } from './protocol/stun-fast-path.js';
+export { SourceRateLimiter, type RateLimit } from './protocol/rate-limiter.js';
+export { runSharedUdpServer, type SharedUdpServer } from './platform/shared-udp-server.js';

@@ -94,11 +94,21 @@ describe('StunServerProtocol (RFC 5780 §6.1)', () => {
     expect(decodeStunMessage(action.bytes).xorMappedAddress).toEqual(client);
   });
 
-  it('echoes PADDING up to its bound and never answers with more than 5× the request', () => {
-    const request = withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(4000));
+  it('echoes a 1500-byte PADDING whole (RFC 5780 §7.6: fragmentation tests) and never answers with more than 5× the request', () => {
+    const request = withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(1500));
     const action = sent(rfc5780Server().handleDatagram(0, request, client, PP));
-    expect(decodeStunMessage(action.bytes).paddingLength).toBe(1024);
-    expect(action.bytes.length).toBeLessThanOrEqual(request.length);
+    expect(decodeStunMessage(action.bytes).paddingLength).toBe(1500);
+    expect(action.bytes.length).toBeLessThanOrEqual(request.length * 5);
+  });
+
+  it('answers RESPONSE-PORT together with PADDING with error 400 (RFC 5780 §7.5)', () => {
+    const withPort = withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.RESPONSE_PORT, Uint8Array.of(0x9c, 0x41, 0, 0));
+    const request = withRawAttribute(withPort, AttributeType.PADDING, new Uint8Array(100));
+    const action = sent(rfc5780Server().handleDatagram(0, request, client, PP));
+    expect(action.to).toEqual(client);
+    const response = decodeStunMessage(action.bytes);
+    expect(response.messageType).toBe(MessageType.BINDING_ERROR_RESPONSE);
+    expect(response.errorCode?.code).toBe(400);
   });
 
   it('keeps a bare 20-byte request’s answer within 5× by dropping optional attributes, IPv6 included', () => {

@@ -5,7 +5,7 @@ import { LAB_PRESETS } from '../lab/presets.js';
 import type { CliCommand, CommandContext, Io, RunState } from './context.js';
 import { CLASSIFY_JSON_SCHEMA } from './commands/classify.js';
 import { PUNCH_JSON_SCHEMA } from './commands/punch.js';
-import { limitsOptions, parseMaxSourcesFlag, parseRateLimitFlag } from './options/limits.js';
+import { limitsOptions, readLimits } from './options/limits.js';
 import { parsePortmapList } from '../lab/portmap.js';
 import { GATEWAY_COMMAND } from './commands/gateway.js';
 import { P2P_COMMAND } from './commands/p2p.js';
@@ -86,12 +86,17 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
           'stun',
           'RFC 5780 STUN server: two addresses × two ports (one address: a plain RFC 8489 server)',
           (s) =>
-            s
+            limitsOptions(
+              s
               .option('address', { type: 'string', demandOption: true, describe: 'primary IP address' })
               .option('alt-address', { type: 'string', describe: 'alternate IP address (RFC 5780 needs it)' })
               .option('port', { requiresArg: true, default: 3478, coerce: port('port'), describe: 'primary port' })
               .option('alt-port', { requiresArg: true, default: 3479, coerce: port('alt-port'), describe: 'alternate port' })
-              .option('software', { type: 'string', default: `natscope ${version}`, describe: 'SOFTWARE attribute' }),
+              .option('software', { type: 'string', default: `natscope ${version}`, describe: 'SOFTWARE attribute' })
+              .option('workers', { requiresArg: true, coerce: numberFlag('workers', { what: 'a whole number from 1 to 256', integer: true, min: 1, max: 256 }), describe: 'worker processes sharing the sockets (default: the number of cores)' })
+              .option('metrics', { type: 'string', describe: 'ADDRESS:PORT: serve Prometheus metrics at http://ADDRESS:PORT/metrics' }),
+              { rateLimit: '200,1000', maxSources: 65_536 },
+            ),
           async (args) => {
             const primary = ipAddress('address')(args.address) ?? '';
             const alternate = ipAddress('alt-address')(args['alt-address']);
@@ -100,9 +105,20 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
             const portNumber = args.port;
             const altPort = args['alt-port'];
             if (alternate !== undefined && altPort === portNumber) throw new ExitError(ExitCode.USAGE, '--alt-port must differ from --port');
-            const { startStunServer } = await import('./commands/serve-stun.js');
+            const limits = readLimits(args);
+            const { startStunServer, parseMetricsFlag } = await import('./commands/serve-stun.js');
             const server = await startStunServer(
-              { address: primary, port: portNumber, alternatePort: altPort, software: args.software, ...(alternate === undefined ? {} : { alternateAddress: alternate }) },
+              {
+                address: primary,
+                port: portNumber,
+                alternatePort: altPort,
+                software: args.software,
+                ...(alternate === undefined ? {} : { alternateAddress: alternate }),
+                ...(limits.rateLimit === undefined ? {} : { rateLimit: limits.rateLimit }),
+                ...(limits.maxSources === undefined ? {} : { maxSources: limits.maxSources }),
+                ...(args.workers === undefined ? {} : { workers: args.workers }),
+                ...(args.metrics === undefined ? {} : { metrics: parseMetricsFlag(args.metrics) }),
+              },
               io.stderr,
             );
             await io.untilStopped();
@@ -139,8 +155,7 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
                 port: mainPort,
                 ...(altPort === undefined ? {} : { alternatePort: altPort }),
                 ...(alternateAddress === undefined ? {} : { alternateAddress }),
-                ...(args['rate-limit'] === undefined ? {} : { rateLimit: parseRateLimitFlag(args['rate-limit'], '--rate-limit') }),
-                ...(args['max-sources'] === undefined ? {} : { maxSources: parseMaxSourcesFlag(args['max-sources'], '--max-sources') }),
+                ...readLimits(args),
               },
               io.stderr,
             );

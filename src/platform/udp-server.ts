@@ -45,7 +45,8 @@ export async function runDatagramServer<K>(
         count(action.reason);
         continue;
       }
-      const via = bound.find((b) => JSON.stringify(b.key) === JSON.stringify(action.via));
+      // Protocols hand back their own key objects: find by identity first, by value only as a fallback.
+      const via = bound.find((b) => b.key === action.via) ?? bound.find((b) => JSON.stringify(b.key) === JSON.stringify(action.via));
       if (via === undefined) continue;
       count('send');
       via.socket.send(action.bytes, action.to);

@@ -4,31 +4,42 @@ export interface RateLimit {
   readonly burst: number;
 }
 
+/** How many sources a limiter tracks unless told otherwise. */
+export const DEFAULT_MAX_SOURCES = 65_536;
+
+interface Bucket {
+  tokens: number;
+  atMs: number;
+}
+
 /**
  * Per-source token buckets with a bounded table, Sans-IO (time is an argument).
- * When the table is full the least recently refilled source is forgotten, so a flood of
- * spoofed sources costs memory no more than `maxSources` entries.
+ * When the table is full the least recently seen source is forgotten, so a flood of
+ * spoofed sources costs memory no more than `maxSources` entries. `'off'` allows everything and tracks nothing.
  */
 export class SourceRateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
-    private readonly limit: RateLimit,
-    private readonly maxSources = 65_536,
+    private readonly limit: RateLimit | 'off',
+    private readonly maxSources = DEFAULT_MAX_SOURCES,
   ) {}
 
   /** Takes one token for `source` at `nowMs`; false when the source is over its limit. */
   allow(source: string, nowMs: number): boolean {
+    const limit = this.limit;
+    if (limit === 'off') return true;
     let bucket = this.buckets.get(source);
     if (bucket === undefined) {
       if (this.buckets.size >= this.maxSources) {
         const oldest = this.buckets.keys().next().value;
         if (oldest !== undefined) this.buckets.delete(oldest);
       }
-      bucket = { tokens: this.limit.burst, atMs: nowMs };
+      bucket = { tokens: limit.burst, atMs: nowMs };
     } else {
-      const refill = (Math.max(0, nowMs - bucket.atMs) / 1000) * this.limit.packetsPerSecond;
-      bucket = { tokens: Math.min(this.limit.burst, bucket.tokens + refill), atMs: nowMs };
+      const refill = (Math.max(0, nowMs - bucket.atMs) / 1000) * limit.packetsPerSecond;
+      bucket.tokens = Math.min(limit.burst, bucket.tokens + refill);
+      bucket.atMs = nowMs;
       this.buckets.delete(source); // re-insert: the Map's order is then least recently seen first
     }
     const allowed = bucket.tokens >= 1;

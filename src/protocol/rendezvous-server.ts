@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { formatTransportAddress, transportAddress, type TransportAddress } from '../codec/transport-address.js';
 import type { DatagramAction } from './datagram-action.js';
-import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
+import { DEFAULT_MAX_SOURCES, SourceRateLimiter, type RateLimit } from './rate-limiter.js';
 import { decodeRendezvousMessage, encodeRendezvousMessage, isRendezvousMessage, type RendezvousMessage } from './rendezvous-messages.js';
 
 /** The rendezvous server's one socket. */
@@ -18,8 +18,10 @@ export interface RendezvousServerConfig {
 
 /** Every bound of the rendezvous server, in one place. */
 export interface RendezvousLimits {
-  /** Per source IP (two peers behind one carrier NAT poll about 8 times a second together). */
-  readonly rateLimit: RateLimit;
+  /** Per source IP (two peers behind one carrier NAT poll about 8 times a second together); 'off' for labs. */
+  readonly rateLimit: RateLimit | 'off';
+  /** Source IPs the rate limiter tracks at once (the least recently seen is forgotten). */
+  readonly maxSources: number;
   readonly maxRooms: number;
   /** A room is forgotten this long after it was made, whatever happens in it. */
   readonly roomLifetimeMs: number;
@@ -34,6 +36,7 @@ export interface RendezvousLimits {
 /** Rendezvous server defaults. */
 export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
   rateLimit: { packetsPerSecond: 20, burst: 100 },
+  maxSources: DEFAULT_MAX_SOURCES,
   maxRooms: 10_000,
   roomLifetimeMs: 10 * 60_000,
   memberIdleMs: 15_000,
@@ -84,7 +87,7 @@ export class RendezvousServerProtocol {
   constructor(readonly config: RendezvousServerConfig) {
     this.secret = config.secret ?? new Uint8Array(randomBytes(32));
     this.limits = { ...DEFAULT_RENDEZVOUS_LIMITS, ...config.limits };
-    this.limiter = new SourceRateLimiter(this.limits.rateLimit);
+    this.limiter = new SourceRateLimiter(this.limits.rateLimit, this.limits.maxSources);
   }
 
   /** The one socket. */

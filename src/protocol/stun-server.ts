@@ -1,10 +1,8 @@
-import { AttributeType, MessageType, isComprehensionRequired } from '../codec/constants.js';
-import { decodeStunMessage, looksLikeStun, type StunMessage } from '../codec/decode.js';
-import { encodeBindingErrorResponse, encodeBindingSuccessResponse } from '../codec/encode.js';
 import { transportAddress, type TransportAddress } from '../codec/transport-address.js';
 import { NatscopeError } from '../errors.js';
 import type { DatagramAction } from './datagram-action.js';
-import { SourceRateLimiter, type RateLimit } from './rate-limiter.js';
+import { DEFAULT_MAX_SOURCES, SourceRateLimiter, type RateLimit } from './rate-limiter.js';
+import { BindingResponseWriter, readBindingRequest, sourceIpBytes, type SocketIndex } from './stun-fast-path.js';
 
 /** Which of the server's (up to) four sockets: RFC 5780 §3's primary/alternate address × primary/alternate port. */
 export interface ServerSocketKey {
@@ -20,51 +18,100 @@ export interface StunServerConfig {
   readonly alternateAddress?: string;
   readonly alternatePort?: number;
   readonly software?: string;
-  readonly rateLimit?: RateLimit;
+  /** Per source IP; 'off' answers everyone (labs, benchmarks). */
+  readonly rateLimit?: RateLimit | 'off';
+  /** Most source IPs the rate limiter tracks at once. */
+  readonly maxSources?: number;
   /** A response is never more than this many times the size of its request. */
   readonly maxAmplification?: number;
-  /** The largest PADDING the server echoes (RFC 5780 §7.6). */
-  readonly maxPaddingBytes?: number;
 }
 
 /** Why a datagram got no answer. */
-export type IgnoreReason = 'rate-limited' | 'not-stun' | 'malformed' | 'not-a-binding-request' | 'bad-response-port';
+export type IgnoreReason =
+  | 'rate-limited'
+  | 'not-stun'
+  | 'malformed'
+  | 'not-a-binding-request'
+  | 'bad-response-port'
+  | 'over-amplification-bound';
 
 /** What the socket layer must do with a datagram (a DatagramAction whose ignore reasons are known). */
 export type ServerAction =
   | Extract<DatagramAction<ServerSocketKey>, { type: 'send' }>
   | { readonly type: 'ignore'; readonly reason: IgnoreReason; readonly detail?: string };
 
+/** What a STUN server has seen and done since it started: plain numbers, read by metrics and the drop log. */
+export interface StunServerStats {
+  /** Binding requests answered or refused, by kind: RFC 5389/8489 (magic cookie) or RFC 3489 (none). */
+  requests: { rfc8489: number; rfc3489: number };
+  responses: { success: number; error: number };
+  drops: Record<IgnoreReason, number>;
+  bytesIn: number;
+  bytesOut: number;
+  /** The largest response/request size ratio sent (RFC 8489 §6.3 amplification). */
+  largestRatio: number;
+}
+
+/** A fresh, all-zero StunServerStats. */
+export function emptyStunServerStats(): StunServerStats {
+  return {
+    requests: { rfc8489: 0, rfc3489: 0 },
+    responses: { success: 0, error: 0 },
+    drops: { 'rate-limited': 0, 'not-stun': 0, malformed: 0, 'not-a-binding-request': 0, 'bad-response-port': 0, 'over-amplification-bound': 0 },
+    bytesIn: 0,
+    bytesOut: 0,
+    largestRatio: 0,
+  };
+}
+
 /**
  * Defaults: 200 packets/s per source IP with a burst of 1000 (a carrier NAT puts many clients behind one IP,
- * and one classification with retransmissions under loss sends ~60), 5× amplification at most, PADDING up to 1024 bytes.
+ * and one classification with retransmissions under loss sends ~60), 65,536 sources tracked, 5× amplification at most.
+ * PADDING has no fixed cap: a padded request pays for its padded answer (RFC 5780 §7.6).
  */
 export const DEFAULT_STUN_SERVER_LIMITS = {
   rateLimit: { packetsPerSecond: 200, burst: 1000 },
+  maxSources: DEFAULT_MAX_SOURCES,
   maxAmplification: 5,
-  maxPaddingBytes: 1024,
 } as const;
 
-const KNOWN_ATTRIBUTES = new Set<number>(Object.values(AttributeType));
+const SOCKET_KEYS: readonly ServerSocketKey[] = [
+  { address: 'primary', port: 'primary' },
+  { address: 'primary', port: 'alternate' },
+  { address: 'alternate', port: 'primary' },
+  { address: 'alternate', port: 'alternate' },
+];
+const CHANGE_IP = 0x04;
+const CHANGE_PORT = 0x02;
+const CHANGE_REQUEST_ATTRIBUTE = 0x0003;
+
+function socketIndex(key: ServerSocketKey): SocketIndex {
+  return ((key.address === 'alternate' ? 2 : 0) + (key.port === 'alternate' ? 1 : 0)) as SocketIndex;
+}
 
 /**
  * The RFC 5780 STUN server, Sans-IO: `handleDatagram` maps one received datagram to one action.
  * Safe to expose: answers only Binding requests, only toward the requester's own IP,
  * never more than `maxAmplification` × the request's bytes, rate-limited per source IP.
+ * It decides on the raw bytes (`stun-fast-path.ts`); tests prove it equal to the codec (`stun-server-codec-path.ts`).
  */
 export class StunServerProtocol {
+  /** Counters since start. */
+  readonly stats: StunServerStats = emptyStunServerStats();
   private readonly limiter: SourceRateLimiter;
   private readonly maxAmplification: number;
-  private readonly maxPaddingBytes: number;
+  private readonly writer: BindingResponseWriter;
+  private readonly ip4 = new Uint8Array(4);
 
   constructor(readonly config: StunServerConfig) {
     const { alternateAddress, alternatePort } = config;
     if ((alternateAddress === undefined) !== (alternatePort === undefined)) {
       throw new NatscopeError('ERR_INVALID_ARGUMENT', 'an RFC 5780 server needs both an alternate address and an alternate port');
     }
-    this.limiter = new SourceRateLimiter(config.rateLimit ?? DEFAULT_STUN_SERVER_LIMITS.rateLimit);
+    this.limiter = new SourceRateLimiter(config.rateLimit ?? DEFAULT_STUN_SERVER_LIMITS.rateLimit, config.maxSources ?? DEFAULT_STUN_SERVER_LIMITS.maxSources);
     this.maxAmplification = config.maxAmplification ?? DEFAULT_STUN_SERVER_LIMITS.maxAmplification;
-    this.maxPaddingBytes = config.maxPaddingBytes ?? DEFAULT_STUN_SERVER_LIMITS.maxPaddingBytes;
+    const socketAddresses = (this.supportsRfc5780 ? SOCKET_KEYS : SOCKET_KEYS.slice(0, 1)).map((key) => this.localAddress(key));
+    this.writer = new BindingResponseWriter({ socketAddresses, ...(config.software === undefined ? {} : { software: config.software }) });
   }
 
   /** True when the server has an alternate address and port, and so does RFC 5780 tests. */
@@ -72,16 +119,14 @@ export class StunServerProtocol {
     return this.config.alternateAddress !== undefined;
   }
 
+  /** How many source IPs the rate limiter tracks now. */
+  get sourcesTracked(): number {
+    return this.limiter.size;
+  }
+
   /** The sockets to open: one, or four for RFC 5780. */
   sockets(): ReadonlyArray<{ readonly key: ServerSocketKey; readonly local: TransportAddress }> {
-    const keys: ServerSocketKey[] = this.supportsRfc5780
-      ? [
-          { address: 'primary', port: 'primary' },
-          { address: 'primary', port: 'alternate' },
-          { address: 'alternate', port: 'primary' },
-          { address: 'alternate', port: 'alternate' },
-        ]
-      : [{ address: 'primary', port: 'primary' }];
+    const keys = this.supportsRfc5780 ? SOCKET_KEYS : SOCKET_KEYS.slice(0, 1);
     return keys.map((key) => ({ key, local: this.localAddress(key) }));
   }
 
@@ -94,101 +139,57 @@ export class StunServerProtocol {
 
   /** Decides what to do with `bytes` that arrived from `source` on socket `arrivedOn` at `nowMs`. */
   handleDatagram(nowMs: number, bytes: Uint8Array, source: TransportAddress, arrivedOn: ServerSocketKey): ServerAction {
-    if (!this.limiter.allow(source.address, nowMs)) return { type: 'ignore', reason: 'rate-limited' };
-    if (!looksLikeStun(bytes)) return { type: 'ignore', reason: 'not-stun' };
-    let request: StunMessage;
-    try {
-      request = decodeStunMessage(bytes);
-    } catch (error) {
-      return { type: 'ignore', reason: 'malformed', detail: (error as Error).message };
-    }
-    // RFC 8489 §6.3: only requests are answered; indications and responses to us are dropped.
-    if (request.messageType !== MessageType.BINDING_REQUEST) return { type: 'ignore', reason: 'not-a-binding-request' };
+    const stats = this.stats;
+    stats.bytesIn += bytes.length;
+    if (!this.limiter.allow(source.address, nowMs)) return this.drop('rate-limited');
+    const view = readBindingRequest(bytes);
+    if (typeof view === 'string') return this.drop(view);
+    if (view.legacy) stats.requests.rfc3489 += 1;
+    else stats.requests.rfc8489 += 1;
 
-    const reply = (via: ServerSocketKey, response: Uint8Array, to: TransportAddress = source): ServerAction => ({
-      type: 'send',
-      via,
-      to,
-      bytes: response,
-    });
-    const error = (code: number, reason: string, unknownAttributes?: readonly number[]): ServerAction =>
-      reply(
-        arrivedOn,
-        encodeBindingErrorResponse({
-          transactionId: request.transactionId,
-          code,
-          reason,
-          ...(unknownAttributes === undefined ? {} : { unknownAttributes }),
-        }),
-      );
-
-    // RFC 8489 §6.3.1: unknown comprehension-required attributes get 420 with UNKNOWN-ATTRIBUTES.
-    const unknown = request.attributeTypes.filter((type) => isComprehensionRequired(type) && !KNOWN_ATTRIBUTES.has(type));
-    if (unknown.length > 0) return error(420, 'Unknown Attribute', unknown);
-
-    const change = request.changeRequest;
-    const wantsChange = change !== undefined && (change.changeIp || change.changePort);
-    // RFC 5780 §6.1: a server without an alternate address answers CHANGE-REQUEST with 420.
-    if (wantsChange && !this.supportsRfc5780) return error(420, 'Unknown Attribute', [AttributeType.CHANGE_REQUEST]);
-
-    // RFC 5780 §6.1: respond from the other address and/or port than the request arrived on.
-    const flip = (side: 'primary' | 'alternate'): 'primary' | 'alternate' => (side === 'primary' ? 'alternate' : 'primary');
-    const via: ServerSocketKey = {
-      address: change?.changeIp === true ? flip(arrivedOn.address) : arrivedOn.address,
-      port: change?.changePort === true ? flip(arrivedOn.port) : arrivedOn.port,
+    const arrivedIndex = socketIndex(arrivedOn);
+    const budget = bytes.length * this.maxAmplification;
+    const error = (code: number, reason: string, unknown?: readonly number[]): ServerAction => {
+      const response = this.writer.writeError(bytes, view.legacy, code, reason, unknown);
+      if (response.length > budget) return this.drop('over-amplification-bound');
+      return this.send(SOCKET_KEYS[arrivedIndex]!, source, response, bytes.length);
     };
 
-    // RFC 5780 §6.1 / §7.5: RESPONSE-PORT redirects the response to another port of the *same* IP.
-    let destination = source;
-    if (request.responsePort !== undefined) {
-      if (request.responsePort === 0) return { type: 'ignore', reason: 'bad-response-port' };
-      destination = transportAddress(source.address, request.responsePort);
-    }
+    // RFC 8489 §6.3.1: unknown comprehension-required attributes get 420 with UNKNOWN-ATTRIBUTES.
+    if (view.unknownRequired !== undefined) return error(420, 'Unknown Attribute', view.unknownRequired);
+    const flags = view.changeFlags;
+    // RFC 5780 §6.1: a server without an alternate address answers CHANGE-REQUEST with 420.
+    if (flags !== 0 && !this.supportsRfc5780) return error(420, 'Unknown Attribute', [CHANGE_REQUEST_ATTRIBUTE]);
+    // RFC 5780 §7.5/§7.6: PADDING with RESPONSE-PORT is a bad request (the padded answer would go to another port).
+    if (view.responsePort >= 0 && view.paddingLength >= 0) return error(400, 'Bad Request');
 
-    const budget = bytes.length * this.maxAmplification;
-    const response = this.buildSuccess(request, source, arrivedOn, via, budget);
-    if (response === undefined) return { type: 'ignore', reason: 'malformed', detail: 'request too small for a bounded response' };
-    return reply(via, response, destination);
+    // RFC 5780 §6.1: respond from the other address and/or port than the request arrived on.
+    const viaIndex = (arrivedIndex ^ ((flags & CHANGE_IP) !== 0 ? 2 : 0) ^ ((flags & CHANGE_PORT) !== 0 ? 1 : 0)) as SocketIndex;
+
+    // RFC 5780 §7.5: RESPONSE-PORT redirects the response to another port of the *same* IP.
+    let destination = source;
+    if (view.responsePort >= 0) {
+      if (view.responsePort === 0) return this.drop('bad-response-port');
+      destination = { family: source.family, address: source.address, port: view.responsePort };
+    }
+    const ip = sourceIpBytes(source.address, this.ip4);
+    const response = this.writer.writeSuccess(bytes, view, ip, source.port, arrivedIndex, viaIndex, budget);
+    if (response === undefined) return this.drop('over-amplification-bound');
+    return this.send(SOCKET_KEYS[viaIndex]!, destination, response, bytes.length);
   }
 
-  /** Builds the largest response that fits `budget` bytes, dropping optional attributes first. */
-  private buildSuccess(
-    request: StunMessage,
-    source: TransportAddress,
-    arrivedOn: ServerSocketKey,
-    via: ServerSocketKey,
-    budget: number,
-  ): Uint8Array | undefined {
-    // RFC 5780 §7.4: OTHER-ADDRESS is where a change of both IP and port would answer from, seen from the arrival socket.
-    const otherAddress = this.supportsRfc5780
-      ? this.localAddress({
-          address: arrivedOn.address === 'primary' ? 'alternate' : 'primary',
-          port: arrivedOn.port === 'primary' ? 'alternate' : 'primary',
-        })
-      : undefined;
-    const padding = Math.min(request.paddingLength ?? 0, this.maxPaddingBytes);
-    // Each step drops one more optional attribute: SOFTWARE, then padding, MAPPED-ADDRESS, FINGERPRINT.
-    const variants = [
-      { software: true, padding: true, mapped: true, fingerprint: true },
-      { software: false, padding: true, mapped: true, fingerprint: true },
-      { software: false, padding: false, mapped: true, fingerprint: true },
-      { software: false, padding: false, mapped: false, fingerprint: true },
-      { software: false, padding: false, mapped: false, fingerprint: false },
-    ];
-    for (const variant of variants) {
-      const bytes = encodeBindingSuccessResponse({
-        transactionId: request.transactionId,
-        xorMappedAddress: source,
-        ...(variant.mapped ? { mappedAddress: source } : {}),
-        // RFC 5780 §7.3: RESPONSE-ORIGIN is the address the response is sent from.
-        responseOrigin: this.localAddress(via),
-        ...(otherAddress === undefined ? {} : { otherAddress }),
-        ...(variant.software && this.config.software !== undefined ? { software: this.config.software } : {}),
-        ...(variant.padding && padding > 0 ? { paddingLength: padding } : {}),
-        fingerprint: variant.fingerprint,
-      });
-      if (bytes.length <= budget) return bytes;
-    }
-    return undefined;
+  private drop(reason: IgnoreReason): ServerAction {
+    this.stats.drops[reason] += 1;
+    return { type: 'ignore', reason };
+  }
+
+  private send(via: ServerSocketKey, to: TransportAddress, bytes: Uint8Array, requestLength: number): ServerAction {
+    const stats = this.stats;
+    if (bytes[1] === 0x11) stats.responses.error += 1;
+    else stats.responses.success += 1;
+    stats.bytesOut += bytes.length;
+    const ratio = bytes.length / requestLength;
+    if (ratio > stats.largestRatio) stats.largestRatio = ratio;
+    return { type: 'send', via, to, bytes };
   }
 }

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { RunningServer } from '../../platform/udp-server.js';
+import type { RateLimit } from '../../protocol/rate-limiter.js';
+import { limitsOptions, readLimits } from '../options/limits.js';
 import { ExitCode, ExitError } from '../exit-codes.js';
 
 /** Normalised options of `natscope serve rendezvous`. */
@@ -11,6 +13,8 @@ export interface ServeRendezvousOptions {
   readonly stunPort: number;
   readonly alternateStunPort: number;
   readonly software: string;
+  /** --rate-limit and --max-sources: for the signalling socket and the STUN server beside it. */
+  readonly limits?: { readonly rateLimit?: RateLimit | 'off'; readonly maxSources?: number };
 }
 
 /** Starts the rendezvous server and the RFC 5780 STUN server beside it; logs one "listening on" line once both are up. */
@@ -28,8 +32,9 @@ export async function startRendezvousServer(options: ServeRendezvousOptions, log
     primaryPort: options.stunPort,
     ...(options.alternateAddress === undefined ? {} : { alternateAddress: options.alternateAddress, alternatePort: options.alternateStunPort }),
     software: options.software,
+    ...options.limits,
   });
-  const rendezvous = new RendezvousServerProtocol({ address: options.address, port: options.port });
+  const rendezvous = new RendezvousServerProtocol({ address: options.address, port: options.port, ...(options.limits === undefined ? {} : { limits: options.limits }) });
   const servers: RunningServer[] = [];
   try {
     servers.push(await runDatagramServer(rendezvous, systemClock, (error) => log(`natscope rendezvous: error: ${error.message}`)));
@@ -59,7 +64,7 @@ export function serveRendezvousCommand(io: { stderr: (text: string) => void; unt
     command: 'rendezvous',
     describe: 'Rendezvous (signalling) server for natscope p2p on 3480/udp, with the RFC 5780 STUN server on 3478/3479',
     builder: (s: Argv) =>
-      s
+      limitsOptions(s, { rateLimit: '20,100', maxSources: 65_536 })
         .option('address', { type: 'string', demandOption: true, describe: 'primary IP address' })
         .option('alt-address', { type: 'string', describe: 'alternate IP address (the STUN server needs it for RFC 5780)' })
         .option('port', { type: 'number', default: 3480, describe: 'signalling port' })
@@ -73,7 +78,8 @@ export function serveRendezvousCommand(io: { stderr: (text: string) => void; unt
       if (alternate === address) throw new ExitError(ExitCode.USAGE, '--alt-address must differ from --address');
       const ports = { port: port('port', args.port), stunPort: port('stun-port', args['stun-port']), alternateStunPort: port('alt-stun-port', args['alt-stun-port']) };
       if (new Set(Object.values(ports)).size !== 3) throw new ExitError(ExitCode.USAGE, '--port, --stun-port and --alt-stun-port must all differ');
-      const servers = await startRendezvousServer({ address, ...(alternate === undefined ? {} : { alternateAddress: alternate }), ...ports, software }, io.stderr);
+      const limits = readLimits(args as { 'rate-limit'?: string; 'max-sources'?: number });
+      const servers = await startRendezvousServer({ address, ...(alternate === undefined ? {} : { alternateAddress: alternate }), ...ports, software, limits }, io.stderr);
       await io.untilStopped();
       for (const s of servers) await s.close();
       io.stderr('natscope rendezvous: stopped');
