@@ -1,4 +1,4 @@
-import { createTransactionId, encodeBindingRequest } from '../codec/encode.js';
+import { createTransactionId } from '../codec/encode.js';
 import { formatTransportAddress, sameTransportAddress, transportAddress, type TransportAddress } from '../codec/transport-address.js';
 import type { BindingObservation, HairpinObservation, NatEvidence } from '../diagnose/evidence.js';
 import { alternateAddressOf, mappedAddressOf } from '../diagnose/classify-nat.js';

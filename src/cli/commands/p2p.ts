@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import type { P2pReport, runP2p } from '../../api/p2p.js';
+import type { P2pReport } from '../../api/p2p.js';
 import type { CliCommand, Io } from '../context.js';
 import { ExitCode, ExitError } from '../exit-codes.js';
 import { checkExpectations, exitCodeFor, parseExpectations } from '../expect.js';

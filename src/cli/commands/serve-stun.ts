@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
-import type { Argv, CommandModule } from 'yargs';
 import { formatTransportAddress } from '../../codec/transport-address.js';
 import { startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
 import { runSharedUdpServer, type SharedUdpServer } from '../../platform/shared-udp-server.js';
@@ -11,7 +10,6 @@ import { systemClock } from '../../platform/system-clock.js';
 import { DEFAULT_STUN_SERVER_LIMITS, StunServerProtocol } from '../../protocol/stun-server.js';
 import type { RateLimit } from '../../protocol/rate-limiter.js';
 import { ExitCode, ExitError } from '../exit-codes.js';
-import { limitsOptions, readLimits } from '../options/limits.js';
 import type { Io } from '../run-cli.js';
 
 /** Normalised options of `natscope serve stun`. */
@@ -203,65 +201,4 @@ export async function runStunWorker(options: ServeStunOptions, io: WorkerIo): Pr
   await Promise.race([io.untilStopped(), new Promise<void>((resolve) => process.once('disconnect', () => resolve()))]);
   clearInterval(timer);
   await server.close();
-}
-
-const port = (name: string, value: unknown): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ExitError(ExitCode.USAGE, `--${name} must be a port number 1-65535, not ${String(value)}`);
-  return n;
-};
-const ipAddress = (name: string, value: unknown): string | undefined => {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || isIP(value) === 0) throw new ExitError(ExitCode.USAGE, `--${name} must be an IP address, not ${String(value)}`);
-  return value;
-};
-
-/** `natscope serve stun`: its flags and handler. */
-export function serveStunCommand(io: Io, result: { exitCode: number }, version: string): CommandModule {
-  return {
-    command: 'stun',
-    describe: 'RFC 5780 STUN server: two addresses × two ports (one address: a plain RFC 8489 server); answers RFC 3489 clients too',
-    builder: (s: Argv) =>
-      limitsOptions(
-        s
-          .option('address', { type: 'string', demandOption: true, describe: 'primary IP address' })
-          .option('alt-address', { type: 'string', describe: 'alternate IP address (RFC 5780 needs it)' })
-          .option('port', { type: 'number', default: 3478, describe: 'primary port' })
-          .option('alt-port', { type: 'number', default: 3479, describe: 'alternate port' })
-          .option('software', { type: 'string', default: `natscope ${version}`, describe: 'SOFTWARE attribute' })
-          .option('workers', { type: 'number', describe: 'worker processes sharing the sockets (default: the number of cores)' })
-          .option('metrics', { type: 'string', describe: 'ADDRESS:PORT: serve Prometheus metrics at http://ADDRESS:PORT/metrics' }),
-        { rateLimit: '200,1000', maxSources: DEFAULT_STUN_SERVER_LIMITS.maxSources },
-      ),
-    handler: async (args: Record<string, unknown>) => {
-      const primary = ipAddress('address', args.address) ?? '';
-      const alternate = ipAddress('alt-address', args['alt-address']);
-      if (alternate !== undefined && isIP(alternate) !== isIP(primary)) throw new ExitError(ExitCode.USAGE, '--address and --alt-address must be of the same IP version');
-      if (alternate === primary) throw new ExitError(ExitCode.USAGE, '--alt-address must differ from --address');
-      const portNumber = port('port', args.port);
-      const altPort = port('alt-port', args['alt-port']);
-      if (alternate !== undefined && altPort === portNumber) throw new ExitError(ExitCode.USAGE, '--alt-port must differ from --port');
-      const workers = args.workers === undefined ? undefined : Number(args.workers);
-      if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 256)) {
-        throw new ExitError(ExitCode.USAGE, `--workers must be a whole number from 1 to 256, not ${JSON.stringify(String(args.workers))}`);
-      }
-      const limits = readLimits({ 'rate-limit': args['rate-limit'] as string | undefined, 'max-sources': args['max-sources'] as number | undefined });
-      const options: ServeStunOptions = {
-        address: primary,
-        port: portNumber,
-        alternatePort: altPort,
-        software: String(args.software),
-        ...(alternate === undefined ? {} : { alternateAddress: alternate }),
-        ...(limits.rateLimit === undefined ? {} : { rateLimit: limits.rateLimit }),
-        ...(limits.maxSources === undefined ? {} : { maxSources: limits.maxSources }),
-        ...(workers === undefined ? {} : { workers }),
-        ...(args.metrics === undefined ? {} : { metrics: parseMetricsFlag(String(args.metrics)) }),
-      };
-      const server = await startStunServer(options, io.stderr);
-      await io.untilStopped();
-      await server.close();
-      io.stderr('natscope stun: stopped');
-      result.exitCode = ExitCode.OK;
-    },
-  };
 }
