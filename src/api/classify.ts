@@ -12,7 +12,7 @@ import type { Clock, UdpNetwork } from '../probe/ports.js';
 import type { RtoBounds } from '../protocol/rto-estimator.js';
 import { RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from '../protocol/transaction.js';
 import { DEFAULT_STUN_SERVERS } from './default-servers.js';
-import { classifyGatewaySection, type ClassifyGatewaySection } from './classify-gateway.js';
+import { classifyGatewaySection, type ClassifiedAddress, type ClassifyGatewaySection } from './classify-gateway.js';
 
 /** Options of `classify`. */
 export interface ClassifyOptions {
@@ -124,6 +124,30 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
     throw new HostResolutionError(specs.map((s) => s.host).join(', '), `none of the ${specs.length} servers resolved to an IPv${family === 'IPv6' ? 6 : 4} address`, { cause: reason });
   }
 
+  // The router is asked while the STUN tests run; it waits for their mapped address only to compare it at the end.
+  let announce: (classified: ClassifiedAddress | undefined) => void = () => {};
+  const classified = new Promise<ClassifiedAddress | undefined>((resolve) => (announce = resolve));
+  const gatewaySection = options.gateway === true ? classifyGatewaySection(servers, classified) : undefined;
+  try {
+    const report = await classifyWith(servers, family, names, unresolved, started, options, network, clock);
+    announce(report);
+    return gatewaySection === undefined ? report : { ...report, ...(await gatewaySection) };
+  } finally {
+    announce(undefined);
+  }
+}
+
+/** Runs the RFC 5780 tests against the resolved servers and builds the report. */
+async function classifyWith(
+  servers: readonly TransportAddress[],
+  family: 'IPv4' | 'IPv6',
+  names: ReadonlyMap<string, string>,
+  unresolved: readonly string[],
+  started: number,
+  options: ClassifyOptions,
+  network: UdpNetwork,
+  clock: Clock,
+): Promise<ClassifyReport> {
   const evidence = await gatherNatEvidence({
     network,
     clock,
@@ -139,16 +163,15 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
   const testI = evidence.mappingTestI;
   const localIp = testI === undefined ? undefined : await network.routeSourceAddress?.(testI.destination);
   const local = testI === undefined ? undefined : localIp === undefined ? testI.local : { ...testI.local, address: localIp };
-  const report = buildReport(verdict, evidence, local, names, unresolved, durationMs);
-  return options.gateway === true ? { ...report, ...(await classifyGatewaySection(report)) } : report;
+  return buildReport(verdict, evidence, local, names, unresolved, durationMs);
 }
 
 function buildReport(
   verdict: NatVerdict,
   evidence: NatEvidence,
   local: TransportAddress | undefined,
-  names: Map<string, string>,
-  unresolved: string[],
+  names: ReadonlyMap<string, string>,
+  unresolved: readonly string[],
   durationMs: number,
 ): ClassifyReport {
   const server = evidence.mappingTestI?.outcome === 'response' ? evidence.mappingTestI.destination : undefined;

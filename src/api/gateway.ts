@@ -19,10 +19,18 @@ export interface GatewayOptions {
   readonly gateway?: string;
   /** "host[:port]" of a natscope echo server: make one short mapping and check that traffic comes in through it. */
   readonly verify?: string;
-  /** The address the internet sees this host at (a STUN mapped address), when the caller knows it (classify does). */
-  readonly publicMappedAddress?: { readonly address: string; readonly source: string };
+  /**
+   * The address the internet sees this host at (a STUN mapped address), when the caller knows it (classify does);
+   * a promise lets the caller ask the router while it is still finding that address.
+   */
+  readonly publicMappedAddress?: PublicMappedAddress | Promise<PublicMappedAddress | undefined>;
   /** A host to trace the first routers toward (default: the --verify host), looking for a carrier-grade NAT hop. */
   readonly traceHost?: string;
+  /**
+   * Hold the trace until this settles: its probes cross the NAT and take mappings, so classify lets its own
+   * port-allocation tests finish first (the router's own protocols never cross the NAT and run at once).
+   */
+  readonly traceAfter?: Promise<unknown>;
   readonly ssdpMulticast?: boolean;
   readonly udpBudgetMs?: number;
   /** Aborting (Ctrl-C) ends --verify early; its mapping is still removed. */
@@ -34,6 +42,12 @@ export interface GatewayOptions {
   readonly natPmpPort?: number;
   readonly ssdpPort?: number;
   readonly trace?: (host: string) => Promise<HopTrace>;
+}
+
+/** An address the internet sees this host at, and who saw it. */
+export interface PublicMappedAddress {
+  readonly address: string;
+  readonly source: string;
 }
 
 /** What `gateway` returns and `natscope gateway --json` prints (schema "natscope.gateway/1"). */
@@ -81,7 +95,7 @@ export async function gateway(options: GatewayOptions = {}): Promise<GatewayRepo
       natPmpPort,
       ...(options.ssdpPort === undefined ? {} : { ssdpPort: options.ssdpPort }),
     }),
-    traceHost === undefined ? Promise.resolve(undefined) : trace(traceHost),
+    traceHost === undefined ? Promise.resolve(undefined) : Promise.resolve(options.traceAfter).then(() => trace(traceHost)),
   ]);
 
   let verify: VerifyReport | null = null;
@@ -106,9 +120,10 @@ export async function gateway(options: GatewayOptions = {}): Promise<GatewayRepo
     findings.natPmp.available && findings.natPmp.resultCode === 3 ? 'NAT-PMP result 3, Network Failure' : undefined,
     findings.upnp.available && findings.upnp.externalAddress === null && findings.upnp.connected === false ? 'UPnP: no external address' : undefined,
   ].filter((r): r is string => r !== undefined);
+  const publicMapped = (await options.publicMappedAddress) ?? observed;
   const verdict = decideDoubleNat({
     routerExternalAddresses,
-    publicMappedAddress: options.publicMappedAddress ?? observed,
+    publicMappedAddress: publicMapped,
     pcpAddressMismatch: findings.pcp.resultCode === 12,
     routerRefusal: refusal.length === 0 ? undefined : refusal.join('; '),
     gateway: router,
