@@ -26,3 +26,4 @@ export {
   SocketError,
   LabError,
 } from './errors.js';
+export { describeLab, type LabNat } from './api/lab.js';

@@ -7,6 +7,7 @@ import { startEchoServer } from './commands/serve-echo.js';
 import { runPunchCommand } from './commands/punch.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
 import { LAB_PRESETS } from '../lab/presets.js';
+import { renderLabUp } from './render/lab-text.js';
 import { ExitCode, ExitError } from './exit-codes.js';
 
 const VERSION = '0.1.0';
@@ -174,7 +175,8 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
           'Build the lab: a public host with two addresses, two NATs, a client behind each',
           (l) =>
             l
-              .option('preset', { choices: LAB_PRESETS.map((p) => p.name), demandOption: true, describe: 'the NAT to emulate' })
+              .option('preset', { choices: LAB_PRESETS.map((p) => p.name), demandOption: true, describe: 'the NAT to emulate (nat1, in front of client1)' })
+              .option('peer-preset', { choices: LAB_PRESETS.map((p) => p.name), describe: 'the NAT in front of client2 (nat2); default: the same as --preset' })
               .option('udp-timeout', { type: 'number', default: 30, describe: 'seconds a hole lives after one exchange (nf_conntrack_udp_timeout)' })
               .option('udp-stream-timeout', { type: 'number', default: 120, describe: 'seconds after two-way traffic (nf_conntrack_udp_timeout_stream)' })
               .option('loss', { type: 'number', default: 0, describe: 'percent of packets dropped each way through the NAT' })
@@ -183,10 +185,15 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
             for (const [name, value] of [['udp-timeout', args['udp-timeout']], ['udp-stream-timeout', args['udp-stream-timeout']]] as const) {
               if (!Number.isInteger(value) || value < 1) throw new ExitError(ExitCode.USAGE, `--${name} must be a whole number of seconds ≥ 1, not ${value}`);
             }
-            const lab = labUp({ preset: args.preset, udpTimeoutSeconds: args['udp-timeout'], udpStreamTimeoutSeconds: args['udp-stream-timeout'], lossPercent: args.loss, hairpin: args.hairpin });
-            io.stdout(`lab up: ${lab.preset}; STUN/echo servers go on ${lab.servers.join(' and ')} (host "public"); clients ${lab.clients.join(', ')} behind NATs ${lab.natPublicAddresses.join(', ')}`);
-            io.stdout(`try: natscope lab exec public -- natscope serve stun --address ${lab.servers[0]} --alt-address ${lab.servers[1]}`);
-            if (lab.family === 6) io.stdout('this preset is about IPv6; the lab is dual-stack and leaves IPv4 routed');
+            const lab = labUp({
+              preset: args.preset,
+              ...(args['peer-preset'] === undefined ? {} : { peerPreset: args['peer-preset'] }),
+              udpTimeoutSeconds: args['udp-timeout'],
+              udpStreamTimeoutSeconds: args['udp-stream-timeout'],
+              lossPercent: args.loss,
+              hairpin: args.hairpin,
+            });
+            io.stdout(renderLabUp(lab));
             result.exitCode = ExitCode.OK;
           },
         )
