@@ -138,6 +138,14 @@ export function sequentialPortExpression(stride: number, first: number = SEQUENT
   return `numgen inc mod ${count} map { ${entries.join(', ')} }`;
 }
 
+/**
+ * The NAT's own WAN firewall, as on a home router: UDP that reaches the NAT itself (no mapping, no DNAT) is dropped in
+ * the input hook. Conntrack confirms an entry only for a packet that survives the input hook, so a peer's early
+ * punch leaves no entry behind; without this, that entry (peer → NAT port) would hold the port, and the client's own
+ * packet to the peer a moment later would be given another one (a simultaneous open would never meet).
+ */
+const INPUT_CHAIN = ['  chain input {', '    type filter hook input priority filter; policy accept;', '    iifname "wan0" meta l4proto udp drop', '  }'];
+
 /** The nftables ruleset of NAT `i` for its preset (RFC 4787 behaviours built from netfilter). Pure. */
 export function natRuleset(options: LabOptions, i: 0 | 1): string {
   return presetOfNat(options, i).family === 6 ? nat66Ruleset(options, i) : nat44Ruleset(options, i);
@@ -152,7 +160,7 @@ function nat66Ruleset(options: LabOptions, i: 0 | 1): string {
   if (preset.name === 'ipv6-firewall-only') {
     lines.push('    iifname "wan0" ct state established,related accept', '    iifname "wan0" meta l4proto udp drop');
   }
-  lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+  lines.push('  }', ...INPUT_CHAIN, '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
   if (preset.name === 'ipv6-nat66') lines.push(`    oifname "wan0" ip6 saddr ${LAB.lanPrefix6[i]} masquerade`);
   lines.push('  }', '}');
   return `${lines.join('\n')}\n`;
@@ -178,6 +186,7 @@ function nat44Ruleset(options: LabOptions, i: 0 | 1): string {
     lines.push(`    iifname "lan0" meta l4proto udp update @contacted { ip daddr . udp sport }`);
   }
   lines.push('  }');
+  lines.push(...INPUT_CHAIN);
 
   lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;');
   const dnatAll = `udp dport 1024-65535 dnat to ${client}`;
