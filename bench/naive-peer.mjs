@@ -73,10 +73,15 @@ const finish = (line) => {
 socket.on('message', (bytes) => {
   const text = bytes.toString();
   if (!text.startsWith(`naive ${token} `)) return;
-  heard = true;
+  if (!heard) {
+    heard = true;
+    send(); // say at once that we hear the peer, so the confirmation does not wait for the next tick
+  }
   if (text.endsWith('heard=1')) finish(`DIRECT ${Date.now() - startAtMs}`);
 });
-const send = () => socket.send(`naive ${token} heard=${heard ? 1 : 0}`, Number(peerPort), peerHost);
+function send() {
+  socket.send(`naive ${token} heard=${heard ? 1 : 0}`, Number(peerPort), peerHost);
+}
 let timer;
 setTimeout(() => {
   timer = setInterval(send, INTERVAL_MS);

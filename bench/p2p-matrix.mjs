@@ -20,6 +20,8 @@ const arg = (name, fallback) => {
 const RUNS = Number(arg('runs', '10'));
 const ONLY = arg('only');
 const NAIVE_TIMEOUT_MS = Number(arg('naive-timeout', '5000'));
+// --naive-only: the naive method alone, against serve stun (for a build without natscope p2p).
+const NAIVE_ONLY = process.argv.includes('--naive-only');
 const SVG_FILE = arg('svg', fileURLToPath(new URL('./p2p-matrix.svg', import.meta.url)));
 const PRESETS = ['open-internet', 'firewall-only', 'full-cone', 'restricted-cone', 'port-restricted-cone', 'address-dependent-mapping', 'symmetric', 'symmetric-sequential'];
 const SERVER = LAB.serverAddresses[0];
@@ -57,7 +59,8 @@ function runIn(ns, argv, timeoutMs) {
 /** Starts the rendezvous server (and its STUN server) in the public host. */
 function startRendezvous() {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', LAB.public, process.execPath, CLI, 'serve', 'rendezvous', '--address', SERVER, '--alt-address', LAB.serverAddresses[1]], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = NAIVE_ONLY ? ['stun'] : ['rendezvous'];
+    const child = spawn('ip', ['netns', 'exec', LAB.public, process.execPath, CLI, 'serve', ...server, '--address', SERVER, '--alt-address', LAB.serverAddresses[1]], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const onData = (d) => {
       output += d;
@@ -127,7 +130,7 @@ for (const [preset, peerPreset] of selected) {
   const p2p = [];
   const naive = [];
   for (let run = 0; run < RUNS; run += 1) {
-    p2p.push(await p2pRun(`bench-${process.pid}-${preset}-${peerPreset}-${run}`));
+    if (!NAIVE_ONLY) p2p.push(await p2pRun(`bench-${process.pid}-${preset}-${peerPreset}-${run}`));
     naive.push(await naiveRun(`${process.pid}-${run}`));
   }
   rendezvous.kill();
