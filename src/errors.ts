@@ -51,3 +51,24 @@ export class LabError extends NatscopeError {
     super('ERR_LAB', message, options);
   }
 }
+
+/** The rendezvous server never answered (so no peer could be met). */
+export class RendezvousUnreachableError extends NatscopeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_RENDEZVOUS_UNREACHABLE', message, options);
+  }
+}
+
+/** The peer never came to the room within the wait. */
+export class PeerTimeoutError extends NatscopeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PEER_TIMEOUT', message, options);
+  }
+}
+
+/** The peer (or the room) said something that does not parse or that natscope cannot use. */
+export class RendezvousProtocolError extends NatscopeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_RENDEZVOUS_PROTOCOL', message, options);
+  }
+}

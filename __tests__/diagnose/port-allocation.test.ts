@@ -31,4 +31,23 @@ describe('describePortAllocation (RFC 4787 §4.2)', () => {
   it('needs three samples to call unpreserved ports sequential or random', () => {
     expect(describePortAllocation([sample(1000, 6000), sample(1001, 6001)]).allocation.pattern).toBe('unknown');
   });
+
+  it('calls any constant stride sequential, 256 apart as well as 1 apart', () => {
+    const ports = [10000, 10256, 10512, 10768, 11024, 11280];
+    expect(describePortAllocation(ports.map((p, i) => sample(1000 + i, p))).allocation).toMatchObject({ pattern: 'sequential', delta: 256 });
+  });
+  it('counts a descending stride as sequential too', () => {
+    expect(describePortAllocation([sample(1, 9000), sample(2, 8990), sample(3, 8980), sample(4, 8970)]).allocation).toMatchObject({ pattern: 'sequential', delta: -10 });
+  });
+  it('tolerates gaps that other hosts\' flows leave behind a busy NAT', () => {
+    // Steps 1, 3, 1, 2, 1, 1, 1: other flows took ports between some of our mappings.
+    const ports = [5000, 5001, 5004, 5005, 5007, 5008, 5009, 5010];
+    const result = describePortAllocation(ports.map((p, i) => sample(2000 + i, p)));
+    expect(result.allocation).toMatchObject({ pattern: 'sequential', delta: 1 });
+    expect(result.reason).toMatch(/stride 1: 5 of 7 steps exactly/);
+  });
+  it('does not mistake one repeated step among random ones for a stride', () => {
+    const ports = [61234, 20480, 45017, 45018, 3051, 33333, 12000];
+    expect(describePortAllocation(ports.map((p, i) => sample(3000 + i, p))).allocation.pattern).toBe('random');
+  });
 });
