@@ -27,3 +27,11 @@ export {
   LabError,
 } from './errors.js';
 export { describeLab, type LabNat } from './api/lab.js';
+export { connect, runP2p, readAssumedP2pClassification, DEFAULT_RENDEZVOUS_PORT, type ConnectOptions, type P2pReport, type P2pConnection, type P2pSideReport } from './api/p2p.js';
+export { RendezvousServerProtocol, DEFAULT_RENDEZVOUS_LIMITS, type RendezvousServerConfig, type RendezvousLimits } from './protocol/rendezvous-server.js';
+export { encodeRendezvousMessage, decodeRendezvousMessage, type RendezvousMessage } from './protocol/rendezvous-messages.js';
+export { decideP2pTechnique, predictsDirect, type P2pPrediction, type P2pSideNat, type P2pTechniqueDecision } from './diagnose/p2p-technique.js';
+export { predictNextPorts } from './diagnose/port-prediction.js';
+export { birthdayProbability, birthdayProbesFor } from './diagnose/birthday.js';
+export type { CandidateKind } from './probe/connectivity-checks.js';
+export { RendezvousUnreachableError, PeerTimeoutError, RendezvousProtocolError } from './errors.js';

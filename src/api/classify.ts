@@ -23,6 +23,8 @@ export interface ClassifyOptions {
   readonly policy?: Partial<RetransmissionPolicy>;
   readonly rtoBounds?: RtoBounds;
   readonly onProgress?: (stage: string) => void;
+  /** Fresh sockets whose first mappings show the port allocation (default 3; p2p asks for more to see a stride). */
+  readonly allocationSockets?: number;
   /** Injected for tests; default node:dgram. */
   readonly network?: UdpNetwork;
   /** Injected for tests; default the system clock. */
@@ -110,6 +112,7 @@ export async function classify(options: ClassifyOptions = {}): Promise<ClassifyR
     policy: { ...RFC8489_DEFAULT_POLICY, ...options.policy },
     ...(options.rtoBounds === undefined ? {} : { rtoBounds: options.rtoBounds }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.allocationSockets === undefined ? {} : { allocationSockets: options.allocationSockets }),
   });
   const verdict = classifyNat(evidence);
   const durationMs = clock.nowMs() - started;

@@ -5,6 +5,8 @@ import { runClassifyCommand } from './commands/classify.js';
 import { startStunServer } from './commands/serve-stun.js';
 import { startEchoServer } from './commands/serve-echo.js';
 import { runPunchCommand } from './commands/punch.js';
+import { p2pCommand } from './commands/p2p.js';
+import { serveRendezvousCommand } from './commands/serve-rendezvous.js';
 import { labDown, labExec, labUp } from '../api/lab.js';
 import { LAB_PRESETS } from '../lab/presets.js';
 import { renderLabUp } from './render/lab-text.js';
@@ -126,7 +128,8 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
             result.exitCode = ExitCode.OK;
           },
         )
-        .demandCommand(1, 'say which server: stun or echo'),
+        .command(serveRendezvousCommand(io, result, `natscope ${VERSION}`))
+        .demandCommand(1, 'say which server: stun, echo or rendezvous'),
     )
     .command(
       'punch <server>',
@@ -168,6 +171,7 @@ function buildParser(argv: readonly string[], io: Io, result: { exitCode: number
         result.exitCode = exitCode;
       },
     )
+    .command(p2pCommand(io, result))
     .command('lab', 'Real emulated NATs in Linux network namespaces (root only)', (y) =>
       y
         .command(

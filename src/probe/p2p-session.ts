@@ -214,7 +214,7 @@ export async function runP2pSession(options: P2pSessionOptions): Promise<P2pSess
         : decision.predicted === 'relay-needed'
           ? Math.min(5000, options.checkTimeoutMs ?? 10_000)
           : (options.checkTimeoutMs ?? 10_000);
-    const pair = await Promise.race([confirmed, sleep(clock, limitMs).then(() => undefined)]);
+    const pair = await Promise.race([confirmed, new Promise<undefined>((resolve) => cancels.push(clock.setTimer(limitMs, () => resolve(undefined))))]);
     scheduleStopped = true;
     for (const cancel of cancels.splice(0)) cancel();
     const probesAtEnd = checks.checksSent;
