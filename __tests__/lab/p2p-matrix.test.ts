@@ -158,15 +158,20 @@ describe('natscope p2p between two lab NATs, every pair of presets', () => {
         const [run1, run2] = await Promise.all([p2pIn(LAB.client[0], room, flags), p2pIn(LAB.client[1], room, flags)]);
         const reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
         for (const [side, report, run] of [['client1', reports[0]!, run1], ['client2', reports[1]!, run2]] as const) {
-          // Keyed by side so a failure names the side and shows its whole report.
+          // Keyed by side so a failure names the side; the whole report is added to the failure below.
           const seen = { side, exit: run.code, ...report };
-          expect(seen).toMatchObject({ side, exit: 0, predicted: expected.predicted, predictionHeld: true });
-          if (expected.predicted === 'relay-needed') {
-            expect(seen).toMatchObject({ side, direct: false, technique: null });
-            expect(seen.reason).toMatch(/relay/);
-          } else {
-            expect(seen).toMatchObject({ side, direct: true, technique: expected.technique });
-            expect(seen.timeToDirectMs).toEqual(expect.any(Number));
+          try {
+            expect(seen).toMatchObject({ side, exit: 0, predicted: expected.predicted, predictionHeld: true });
+            if (expected.predicted === 'relay-needed') {
+              expect(seen).toMatchObject({ side, direct: false, technique: null });
+              expect(seen.reason).toMatch(/relay/);
+            } else {
+              expect(seen).toMatchObject({ side, direct: true, technique: expected.technique });
+              expect(seen.timeToDirectMs).toEqual(expect.any(Number));
+            }
+          } catch (failure) {
+            (failure as Error).message += `\n\nclient1 (${preset}): ${run1.stdout}\nclient2 (${peerPreset}): ${run2.stdout}`;
+            throw failure;
           }
         }
       } finally {
