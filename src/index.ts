@@ -41,6 +41,7 @@ export { PortMappingTransaction, natPmpSchedule, pcpSchedule } from './protocol/
 export { GatewayError } from './errors.js';
 export { DEFAULT_ECHO_LIMITS, type EchoServerLimits } from './protocol/echo-server.js';
 export { EchoLoopGuard, DEFAULT_ECHO_LOOP_GUARD, isLoopProneSourcePort, type EchoLoopGuardLimits, type LoopGuardRefusal } from './protocol/echo-loop-guard.js';
+export { describeLab, type LabNat } from './api/lab.js';
 export { connect, runP2p, readAssumedP2pClassification, DEFAULT_RENDEZVOUS_PORT, type ConnectOptions, type P2pReport, type P2pConnection, type P2pSideReport } from './api/p2p.js';
 export { RendezvousServerProtocol, DEFAULT_RENDEZVOUS_LIMITS, type RendezvousServerConfig, type RendezvousLimits } from './protocol/rendezvous-server.js';
 export { encodeRendezvousMessage, decodeRendezvousMessage, type RendezvousMessage } from './protocol/rendezvous-messages.js';

@@ -10,6 +10,7 @@ import { parsePortmapList } from '../lab/portmap.js';
 import { GATEWAY_COMMAND } from './commands/gateway.js';
 import { P2P_COMMAND } from './commands/p2p.js';
 import { serveRendezvousCommand } from './commands/serve-rendezvous.js';
+import { renderLabUp } from './render/lab-text.js';
 import { ExitCode, ExitError } from './exit-codes.js';
 import { ipFlag, numberFlag, portFlag } from './flags.js';
 import { natscopeVersion } from './version.js';
@@ -215,7 +216,8 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
           'Build the lab: a public host with two addresses, two NATs, a client behind each',
           (l) =>
             l
-              .option('preset', { choices: LAB_PRESETS.map((p) => p.name), demandOption: true, describe: 'the NAT to emulate' })
+              .option('preset', { choices: LAB_PRESETS.map((p) => p.name), demandOption: true, describe: 'the NAT to emulate (nat1, in front of client1)' })
+              .option('peer-preset', { choices: LAB_PRESETS.map((p) => p.name), describe: 'the NAT in front of client2 (nat2); default: the same as --preset' })
               .option('udp-timeout', { requiresArg: true, default: 30, coerce: numberFlag('udp-timeout', { what: 'a whole number of seconds ≥ 1', integer: true, min: 1 }), describe: 'seconds a hole lives after one exchange (nf_conntrack_udp_timeout)' })
               .option('udp-stream-timeout', { requiresArg: true, default: 120, coerce: numberFlag('udp-stream-timeout', { what: 'a whole number of seconds ≥ 1', integer: true, min: 1 }), describe: 'seconds after two-way traffic (nf_conntrack_udp_timeout_stream)' })
               .option('loss', { requiresArg: true, default: 0, coerce: numberFlag('loss', { what: 'a percentage 0-100', min: 0, max: 100 }), describe: 'percent of packets dropped each way through the NAT' })
@@ -226,10 +228,17 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
             const portmap = args.portmap === undefined ? undefined : parsePortmapList(args.portmap);
             if (portmap !== undefined && 'error' in portmap) throw new ExitError(ExitCode.USAGE, portmap.error);
             const { labUp } = await import('../api/lab.js');
-            const lab = labUp({ preset: args.preset, udpTimeoutSeconds: args['udp-timeout'], udpStreamTimeoutSeconds: args['udp-stream-timeout'], lossPercent: args.loss, hairpin: args.hairpin, ...(portmap === undefined ? {} : { portmap: portmap.protocols }), carrierNat: args['carrier-nat'] });
-            io.stdout(`lab up: ${lab.preset}; STUN/echo servers go on ${lab.servers.join(' and ')} (host "public"); clients ${lab.clients.join(', ')} behind NATs ${lab.natPublicAddresses.join(', ')}`);
-            io.stdout(`try: natscope lab exec public -- natscope serve stun --address ${lab.servers[0]} --alt-address ${lab.servers[1]}`);
-            if (lab.family === 6) io.stdout('this preset is about IPv6; the lab is dual-stack and leaves IPv4 routed');
+            const lab = labUp({
+              preset: args.preset,
+              ...(args['peer-preset'] === undefined ? {} : { peerPreset: args['peer-preset'] }),
+              udpTimeoutSeconds: args['udp-timeout'],
+              udpStreamTimeoutSeconds: args['udp-stream-timeout'],
+              lossPercent: args.loss,
+              hairpin: args.hairpin,
+              ...(portmap === undefined ? {} : { portmap: portmap.protocols }),
+              carrierNat: args['carrier-nat'],
+            });
+            io.stdout(renderLabUp(lab));
             result.exitCode = ExitCode.OK;
           },
         )

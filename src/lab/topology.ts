@@ -27,7 +27,10 @@ export const LAB = {
 
 /** Options of `lab up`. */
 export interface LabOptions {
+  /** The NAT in front of client1 (nat1). */
   readonly preset: LabPreset;
+  /** The NAT in front of client2 (nat2); default: the same as `preset`. */
+  readonly peerPreset?: LabPreset;
   /** nf_conntrack_udp_timeout in the NATs (a hole after one exchange), seconds. */
   readonly udpTimeoutSeconds?: number;
   /** nf_conntrack_udp_timeout_stream (a hole after two-way traffic), seconds. */
@@ -93,7 +96,7 @@ export function setupCommands(options: LabOptions): LabCommand[] {
     run(...inNs(client, 'ip', '-6', 'addr', 'add', `${LAB.clientAddress6[i]}/64`, 'dev', 'eth0', 'nodad'));
     run(...inNs(client, 'ip', 'route', 'add', 'default', 'via', LAB.natLan[i]));
     run(...inNs(client, 'ip', '-6', 'route', 'add', 'default', 'via', LAB.natLan6[i]));
-    // The public host routes the inside prefixes only for the routed presets (open internet, firewall only).
+    // The public host routes both inside prefixes (servers answer a routed client; a NAT'd client never shows them its own).
     run(...inNs(LAB.public, 'ip', 'route', 'add', LAB.lanPrefix[i], 'via', LAB.natWan[i]));
     run(...inNs(LAB.public, 'ip', '-6', 'route', 'add', LAB.lanPrefix6[i], 'via', LAB.natWan6[i]));
     run(...inNs(nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'));
@@ -103,30 +106,73 @@ export function setupCommands(options: LabOptions): LabCommand[] {
     run(...inNs(nat, 'sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${options.udpTimeoutSeconds ?? 30}`));
     run(...inNs(nat, 'sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout_stream=${options.udpStreamTimeoutSeconds ?? 120}`));
   }
+  // Peer to peer: a NAT reaches the other client's own address only where the other side is routed (no NAT in that
+  // IP version), as on the internet, where private addresses behind a NAT are not routed.
+  for (const i of [0, 1] as const) {
+    const other = i === 0 ? 1 : 0;
+    if (isRouted(presetOfNat(options, other), 4)) run(...inNs(LAB.nat[i], 'ip', 'route', 'add', LAB.lanPrefix[other], 'via', LAB.natWan[other]));
+    if (isRouted(presetOfNat(options, other), 6)) run(...inNs(LAB.nat[i], 'ip', '-6', 'route', 'add', LAB.lanPrefix6[other], 'via', LAB.natWan6[other]));
+  }
   return commands;
 }
 
-/** The nftables ruleset of NAT `i` for a preset (RFC 4787 behaviours built from netfilter). Pure. */
+/** True when a preset leaves IP version `family` routed: no NAT in it (the other version is always routed). */
+export function isRouted(preset: LabPreset, family: 4 | 6): boolean {
+  return preset.family !== family || preset.truth.nat === false;
+}
+
+/** The preset of NAT `i`: nat1 takes `preset`, nat2 takes `peerPreset` when given. */
+export function presetOfNat(options: LabOptions, i: 0 | 1): LabPreset {
+  return i === 1 ? (options.peerPreset ?? options.preset) : options.preset;
+}
+
+/** The sequential presets' counter: the first port it hands out, and how many mappings it makes before it wraps. */
+export const SEQUENTIAL_PORTS = { first: 20000, count: 4096 } as const;
+
+/**
+ * The port of a sequential snat: a counter (numgen inc) looked up in a map of ports `stride` apart. A map because
+ * a bare `snat to IP:numgen ...` puts the counter in host byte order where the kernel reads the port in network
+ * byte order (on x86 consecutive counts come out 256 apart, and jump back every 256); the map's values are ports.
+ */
+export function sequentialPortExpression(stride: number, first: number = SEQUENTIAL_PORTS.first, count: number = SEQUENTIAL_PORTS.count): string {
+  const last = first + stride * (count - 1);
+  if (!Number.isInteger(stride) || stride < 1 || first < 1024 || last > 65535) {
+    throw new RangeError(`a sequential snat of ${count} ports ${stride} apart from ${first} leaves 1024-65535 (last port ${last})`);
+  }
+  const entries = Array.from({ length: count }, (_, k) => `${k} : ${first + stride * k}`);
+  return `numgen inc mod ${count} map { ${entries.join(', ')} }`;
+}
+
+/**
+ * The NAT's own WAN firewall, as on a home router: UDP that reaches the NAT itself (no mapping, no DNAT) is dropped in
+ * the input hook. Conntrack confirms an entry only for a packet that survives the input hook, so a peer's early
+ * punch leaves no entry behind; without this, that entry (peer → NAT port) would hold the port, and the client's own
+ * packet to the peer a moment later would be given another one (a simultaneous open would never meet).
+ */
+const INPUT_CHAIN = ['  chain input {', '    type filter hook input priority filter; policy accept;', '    iifname "wan0" meta l4proto udp drop', '  }'];
+
+/** The nftables ruleset of NAT `i` for its preset (RFC 4787 behaviours built from netfilter). Pure. */
 export function natRuleset(options: LabOptions, i: 0 | 1): string {
-  return options.preset.family === 6 ? nat66Ruleset(options, i) : nat44Ruleset(options, i);
+  return presetOfNat(options, i).family === 6 ? nat66Ruleset(options, i) : nat44Ruleset(options, i);
 }
 
 /** IPv6 presets: the same building blocks in an ip6 table; IPv4 is left routed. */
 function nat66Ruleset(options: LabOptions, i: 0 | 1): string {
+  const preset = presetOfNat(options, i);
   const loss = options.lossPercent ?? 0;
   const lines = ['table ip6 natscope6 {', '  chain forward {', '    type filter hook forward priority filter; policy accept;'];
   if (loss > 0) lines.push(`    numgen random mod 100 < ${loss} drop`);
-  if (options.preset.name === 'ipv6-firewall-only') {
+  if (preset.name === 'ipv6-firewall-only') {
     lines.push('    iifname "wan0" ct state established,related accept', '    iifname "wan0" meta l4proto udp drop');
   }
-  lines.push('  }', '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
-  if (options.preset.name === 'ipv6-nat66') lines.push(`    oifname "wan0" ip6 saddr ${LAB.lanPrefix6[i]} masquerade`);
+  lines.push('  }', ...INPUT_CHAIN, '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+  if (preset.name === 'ipv6-nat66') lines.push(`    oifname "wan0" ip6 saddr ${LAB.lanPrefix6[i]} masquerade`);
   lines.push('  }', '}');
   return `${lines.join('\n')}\n`;
 }
 
 function nat44Ruleset(options: LabOptions, i: 0 | 1): string {
-  const { preset } = options;
+  const preset = presetOfNat(options, i);
   const wan = LAB.natWan[i];
   const lanPrefix = LAB.lanPrefix[i];
   const client = LAB.clientAddress[i];
@@ -145,6 +191,7 @@ function nat44Ruleset(options: LabOptions, i: 0 | 1): string {
     lines.push(`    iifname "lan0" meta l4proto udp update @contacted { ip daddr . udp sport }`);
   }
   lines.push('  }');
+  lines.push(...INPUT_CHAIN);
 
   // Unsolicited UDP to the NAT's own address is dropped before conntrack confirms it, as home routers' input
   // firewalls do: otherwise a peer's first punch packet that arrives before ours leaves makes a conntrack entry
@@ -174,6 +221,12 @@ function nat44Ruleset(options: LabOptions, i: 0 | 1): string {
       break;
     case 'symmetric':
       lines.push(`    oifname "wan0" ip saddr ${lanPrefix} masquerade fully-random`);
+      break;
+    case 'symmetric-sequential':
+      // Every new flow (a new 5-tuple: RFC 4787 §4.1 address-and-port-dependent mapping) takes the counter's next
+      // port (§4.2.2: sequential allocation, stride 1), whatever the source port; other protocols are masqueraded.
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} meta l4proto udp snat to ${wan} : ${sequentialPortExpression(preset.truth.portAllocation?.delta ?? 1)}`);
+      lines.push(`    oifname "wan0" ip saddr ${lanPrefix} masquerade`);
       break;
     case 'udp-blocked':
       lines.push(`    oifname "wan0" ip saddr ${lanPrefix} masquerade`);
