@@ -89,6 +89,15 @@ describe('runP2pSession over two simulated NATs', () => {
     expect(b.pair?.local.kind).toBe('predicted');
   });
 
+  it('names one technique on both sides when a full cone meets a sequential symmetric NAT (no prediction needed)', async () => {
+    // The sequential side's new mapping may happen to be one of its own predicted ports; the full cone never
+    // checked those, so the path is simultaneous open with a peer-reflexive candidate on both sides.
+    const { a, b } = await punchPair('full-cone', 'symmetric-sequential');
+    expect(a).toMatchObject({ direct: true, predicted: 'direct', technique: 'simultaneous-open' });
+    expect(b).toMatchObject({ direct: true, predicted: 'direct', technique: 'simultaneous-open' });
+    expect(b.pair?.local.kind).not.toBe('predicted');
+  });
+
   it('meets two sequential symmetric NATs in lockstep', async () => {
     const { a, b } = await punchPair('symmetric-sequential', 'symmetric-sequential');
     expect(a).toMatchObject({ direct: true, predicted: 'port-prediction', technique: 'port-prediction' });

@@ -150,6 +150,9 @@ export async function runP2pSession(options: P2pSessionOptions): Promise<P2pSess
       }
     }
     const ownPredicted = predictNextPorts(selfNat.portAllocation, meeting.observed.port, socket.local.port, window);
+    // The peer runs the same decision from its side: only when it checks our predicted ports can our mapping be
+    // "predicted" (a peer whose filter lets any port in reaches our new mapping by simultaneous open instead).
+    const peerChecksOurPredicted = decideP2pTechnique(peerNat, selfNat, { birthday: sprayAllowed }).role.checkPeerPredicted;
 
     // Birthday (one hard side, one easy): the hard side opens many mappings toward the easy side's address,
     // the easy side probes random ports of the hard side's IP until one crosses.
@@ -254,7 +257,7 @@ export async function runP2pSession(options: P2pSessionOptions): Promise<P2pSess
           ? 'host'
           : sameTransportAddress(pair.localMapped, meeting.observed)
             ? 'server-reflexive'
-            : sameIp(pair.localMapped.address, meeting.observed.address) && ownPredicted.includes(pair.localMapped.port) && selfNat.portAllocation.pattern === 'sequential'
+            : peerChecksOurPredicted && sameIp(pair.localMapped.address, meeting.observed.address) && ownPredicted.includes(pair.localMapped.port) && selfNat.portAllocation.pattern === 'sequential'
               ? 'predicted'
               : 'peer-reflexive';
     const kinds = [localKind, pair.remoteKind];
