@@ -8,6 +8,10 @@ import { RFC8489_DEFAULT_POLICY, type RetransmissionPolicy } from '../protocol/t
 import type { Clock, UdpNetwork } from './ports.js';
 import { StunClient, type BindingTest } from './stun-client.js';
 
+
+/** The shortest RTO of the port-allocation samples (see where it is used). */
+const ALLOCATION_MIN_RTO_MS = 100;
+
 /** Options of the RFC 5780 test run. */
 export interface GatherOptions {
   readonly network: UdpNetwork;
@@ -92,8 +96,12 @@ export async function gatherNatEvidence(options: GatherOptions): Promise<NatEvid
     const allocationCount = Math.max(2, options.allocationSockets ?? 3);
     const allocationClients: StunClient[] = [];
     for (let i = 0; i < allocationCount; i += 1) allocationClients.push(await open());
+    // A sample counts only when answered at its first send (port-allocation.ts), so a retransmission that a busy
+    // host sends before the answer is read spoils it: these wait at least ALLOCATION_MIN_RTO_MS before resending.
+    const adapted = estimator.adapt(firstPolicy);
+    const allocationPolicy = { ...adapted, rtoMs: Math.max(adapted.rtoMs, ALLOCATION_MIN_RTO_MS) };
     const allocationSamples = (
-      await Promise.all(allocationClients.map((c, i) => c.binding({ test: `allocation test I #${i + 1}`, destination: server, policy: estimator.adapt(firstPolicy), ...plain })))
+      await Promise.all(allocationClients.map((c, i) => c.binding({ test: `allocation test I #${i + 1}`, destination: server, policy: allocationPolicy, ...plain })))
     ).map(learn);
 
     // Stage 3, concurrently: mapping tests II and III (RFC 5780 §4.3), filtering tests II and III (§4.4), hairpinning (§4.5).
