@@ -25,9 +25,10 @@ const base: P2pReport = {
 describe('renderP2pText', () => {
   it('says the verdict in one plain sentence first, then a table within 80 columns', () => {
     const text = renderP2pText(base, 80);
-    const [first, ...rest] = text.split('\n');
-    expect(first).toBe("Direct connection: your peer and you reach each other without a relay by predicting the NAT's next port, 42 ms after the agreed start.");
-    for (const line of rest) expect(line.length).toBeLessThanOrEqual(80);
+    const lines = text.split('\n');
+    const tableStart = lines.findIndex((line) => line.startsWith('┌'));
+    expect(lines.slice(0, tableStart).join(' ')).toBe("Direct connection: your peer and you reach each other without a relay by predicting the NAT's next port, 42 ms after the agreed start.");
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
     expect(text).toMatch(/203\.0\.113\.10:20256 \(predicted\)/);
     expect(text).toMatch(/sequential/);
     expect(text).toMatch(/step 256/);

@@ -1,3 +1,4 @@
+import { wrapParagraph } from './wrap.js';
 import Table from 'cli-table3';
 import type { P2pReport, P2pSideReport } from '../../api/p2p.js';
 
@@ -60,5 +61,5 @@ export function renderP2pText(report: P2pReport, width = 80): string {
   if (report.peer.mappedAddress !== null) row("Peer's mapped address", report.peer.mappedAddress);
   row('Checks sent', String(report.probesSent));
   row('Took', `${(report.durationMs / 1000).toFixed(1)} s`);
-  return [p2pVerdict(report), table.toString()].join('\n');
+  return [wrapParagraph(p2pVerdict(report), width), table.toString()].join('\n');
 }
