@@ -58,7 +58,7 @@ export function decideP2pTechnique(self: P2pSideNat, peer: P2pSideNat, options: 
   // RFC 4787 §4.1: both map endpoint-independently, so each side's server-reflexive address is the one the peer
   // will see; sending both ways at once opens both filters (simultaneous open).
   if (easyMapping(self) && easyMapping(peer)) {
-    return { predicted: 'direct', reason: 'both NATs keep one public port per socket: sending to each other at the same time opens both', role: PLAIN };
+    return { predicted: 'direct', reason: 'each side keeps one public address and port per socket (an endpoint-independent NAT, or none): sending to each other at the same time opens both ways', role: PLAIN };
   }
   const selfEasy = easyMapping(self);
   const easy = selfEasy ? self : easyMapping(peer) ? peer : undefined;
