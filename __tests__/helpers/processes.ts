@@ -1,6 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * Debian's RFC 3489 client (package stun-client), by its full path: under `npm test` node_modules/.bin comes first
+ * on PATH, and the `stun` npm package puts a `stun` there too (a server).
+ */
+export const DEBIAN_STUN_CLIENT = '/usr/bin/stun';
+
 /** The built CLI (npm test builds it first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { startStunServer } from '../../src/cli/commands/serve-stun.js';
-import { CLI, randomPort, runCommand, runNatscope, startService, type Service } from '../helpers/processes.js';
+import { CLI, randomPort, runCommand, runNatscope, startService, type Service, DEBIAN_STUN_CLIENT } from '../helpers/processes.js';
 
 jest.setTimeout(60_000);
 
@@ -138,7 +138,7 @@ describe('serve stun --metrics on a taken port', () => {
 describe("Debian's RFC 3489 client (stun-client, Vovida stund) against natscope serve stun", () => {
   it('gets an answer and says "Open" on loopback (no NAT), exit code 0x01 (open, port preserved)', async () => {
     const { port } = await serve(['--workers', '1']);
-    const run = await runCommand('stun', [`127.0.0.1:${port}`], 30_000);
+    const run = await runCommand(DEBIAN_STUN_CLIENT, [`127.0.0.1:${port}`], 30_000);
     expect(run.stdout).toMatch(/Primary: Open/);
     expect(run.stdout).not.toMatch(/Blocked/);
     expect(run.code).toBe(0x01);

@@ -3,7 +3,7 @@ import { labDown, labUp } from '../../src/api/lab.js';
 import { findPreset } from '../../src/lab/presets.js';
 import { LAB } from '../../src/lab/topology.js';
 import { checkLabPrerequisites } from '../../src/platform/lab-runner.js';
-import { CLI, runCommand, startService, type Service } from '../helpers/processes.js';
+import { CLI, runCommand, startService, type Service, DEBIAN_STUN_CLIENT } from '../helpers/processes.js';
 
 jest.setTimeout(180_000);
 
@@ -37,7 +37,7 @@ describe("Debian's RFC 3489 stun client against natscope serve stun, behind the 
     labUp({ preset: presetName, udpTimeoutSeconds: 30, udpStreamTimeoutSeconds: 120, lossPercent: 0, hairpin: false });
     const [a, b] = LAB.serverAddresses;
     server = await startService('ip', ['netns', 'exec', LAB.public, process.execPath, CLI, 'serve', 'stun', '--address', a, '--alt-address', b, '--workers', '1'], /listening on/);
-    const run = await runCommand('ip', ['netns', 'exec', LAB.client[0], 'stun', `${a}:3478`], 60_000);
+    const run = await runCommand('ip', ['netns', 'exec', LAB.client[0], DEBIAN_STUN_CLIENT, `${a}:3478`], 60_000);
     expect(run.stdout).toMatch(verdict);
     expect(run.stdout).not.toMatch(/Blocked or could not reach/);
     expect((run.code ?? -1) & 0x0e).toBe(typeBits);
