@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// npm run bench:p2p [-- --runs N] [-- --only PRESET] [-- --naive-timeout MS] [-- --svg FILE]
+// npm run bench:p2p [-- --runs N] [-- --only PRESET] [-- --cell PRESET,PEER_PRESET ...] [-- --naive-timeout MS]
+//   [-- --svg FILE] [-- --json FILE]
+// --cell (repeatable) picks single cells, e.g. the birthday pairs for many runs; --json writes the rows with every
+// run's outcome, for statistics over several bench runs.
 // For every pair of lab presets: natscope p2p in both clients at once, N runs, beside the naive method (both sides
 // send to the other's server-reflexive address every 100 ms, bench/naive-peer.mjs), measured alternately in one
 // lab. Prints the matrix (success rate, median and p95 time to a two-way direct path, counted from the agreed start,
@@ -20,6 +23,8 @@ const arg = (name, fallback) => {
 };
 const RUNS = Number(arg('runs', '10'));
 const ONLY = arg('only');
+const CELLS = process.argv.flatMap((a, i) => (a === '--cell' ? [process.argv[i + 1].split(',')] : []));
+const JSON_FILE = arg('json');
 const NAIVE_TIMEOUT_MS = Number(arg('naive-timeout', '5000'));
 // --naive-only: the naive method alone, against serve stun (for a build without natscope p2p).
 const NAIVE_ONLY = process.argv.includes('--naive-only');
@@ -122,7 +127,10 @@ async function naiveRun(token) {
 
 const pairs = [];
 for (let i = 0; i < PRESETS.length; i += 1) for (let j = i; j < PRESETS.length; j += 1) pairs.push([PRESETS[i], PRESETS[j]]);
-const selected = pairs.filter(([a, b]) => ONLY === undefined || a === ONLY || b === ONLY);
+for (const [a, b] of CELLS) if (!PRESETS.includes(a) || !PRESETS.includes(b)) throw new Error(`--cell ${a},${b}: presets are ${PRESETS.join(', ')}`);
+const selected = pairs.filter(
+  ([a, b]) => (ONLY === undefined || a === ONLY || b === ONLY) && (CELLS.length === 0 || CELLS.some(([x, y]) => (x === a && y === b) || (x === b && y === a))),
+);
 const benchStarted = performance.now();
 const rows = [];
 for (const [preset, peerPreset] of selected) {
@@ -150,6 +158,8 @@ for (const [preset, peerPreset] of selected) {
     naiveSuccess: naiveMs.length,
     naiveMedianMs: quantile(naiveMs, 0.5),
     naiveP95Ms: quantile(naiveMs, 0.95),
+    runs: p2p.map((r) => ({ direct: r.direct, ms: r.ms, technique: r.technique, predicted: r.predicted, held: r.held, probes: r.probes })),
+    naiveRuns: naive.map((r) => ({ direct: r.direct, ms: r.ms })),
     failures: p2p.filter((r) => !r.held).map((r) => r.reports.map((x) => ({ direct: x.direct, predicted: x.predicted, technique: x.technique, reason: x.reason, error: x.error }))),
   };
   rows.push(row);
@@ -168,6 +178,10 @@ for (const r of rows) {
   console.log(
     `| ${r.preset} | ${r.peerPreset} | ${r.predicted} | ${r.technique ?? '—'} | ${r.held}/${RUNS} | ${r.success}/${RUNS} | ${ms(r.medianMs)} | ${ms(r.p95Ms)} | ${r.probes ?? '—'} | ${r.naiveSuccess}/${RUNS} | ${ms(r.naiveMedianMs)} | ${ms(r.naiveP95Ms)} |`,
   );
+}
+if (JSON_FILE !== undefined) {
+  writeFileSync(JSON_FILE, JSON.stringify({ runs: RUNS, seconds: Math.round(totalS), node: process.version, date: new Date().toISOString(), rows }, null, 1));
+  console.log(`\nwrote ${JSON_FILE}`);
 }
 if (selected.length === pairs.length) {
   writeFileSync(SVG_FILE, renderSvg(rows, { presets: PRESETS, runs: RUNS }));
