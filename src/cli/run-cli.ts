@@ -95,7 +95,8 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
               .option('alt-port', { requiresArg: true, default: 3479, coerce: port('alt-port'), describe: 'alternate port' })
               .option('software', { type: 'string', default: `natscope ${version}`, describe: 'SOFTWARE attribute' })
               .option('workers', { requiresArg: true, coerce: numberFlag('workers', { what: 'a whole number from 1 to 256', integer: true, min: 1, max: 256 }), describe: 'worker processes sharing the sockets (default: the number of cores)' })
-              .option('metrics', { type: 'string', describe: 'ADDRESS:PORT: serve Prometheus metrics at http://ADDRESS:PORT/metrics' }),
+              .option('metrics', { type: 'string', describe: 'ADDRESS:PORT: serve Prometheus metrics at http://ADDRESS:PORT/metrics' })
+              .option('io', { choices: ['auto', 'batched', 'dgram'] as const, default: 'auto' as const, describe: 'socket I/O: batched (Linux recvmmsg/sendmmsg, the built addon), dgram (node:dgram), auto (batched when built)' }),
               { rateLimit: '200,1000', maxSources: 65_536 },
             ),
           async (args) => {
@@ -119,6 +120,7 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
                 ...(limits.maxSources === undefined ? {} : { maxSources: limits.maxSources }),
                 ...(args.workers === undefined ? {} : { workers: args.workers }),
                 ...(args.metrics === undefined ? {} : { metrics: parseMetricsFlag(args.metrics) }),
+                io: args.io,
               },
               io.stderr,
             );

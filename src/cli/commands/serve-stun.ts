@@ -3,7 +3,9 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { formatTransportAddress } from '../../codec/transport-address.js';
-import { startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
+import { closeFds, openBatchedSockets, runBatchedUdpServer } from '../../platform/batched-udp-server.js';
+import { inheritedFdNumbers, startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
+import { loadUdpBatch, type UdpBatchAddon } from '../../platform/udp-batch.js';
 import { runSharedUdpServer, type SharedUdpServer } from '../../platform/shared-udp-server.js';
 import { describeDrops, loadPromClient, registerStunMetrics, serveMetrics } from '../../platform/stun-metrics.js';
 import { systemClock } from '../../platform/system-clock.js';
@@ -28,6 +30,23 @@ export interface ServeStunOptions {
   readonly metrics?: { readonly address: string; readonly port: number };
   /** How often, at most, the drop counts are logged (default one minute). */
   readonly dropLogIntervalMs?: number;
+  /**
+   * Socket I/O: 'batched' (recvmmsg/sendmmsg through the udp-batch addon), 'dgram' (node:dgram), or 'auto' (the
+   * default: batched when the addon is built, else dgram).
+   */
+  readonly io?: 'auto' | 'batched' | 'dgram';
+  /** Set by the primary for its workers: the sockets it opened, as the worker's fds. */
+  readonly inheritedFds?: readonly number[];
+}
+
+/** The I/O the server will use: the addon, or undefined for node:dgram (with why, for the log). */
+function chooseIo(options: ServeStunOptions): { addon?: UdpBatchAddon; text: string } {
+  const io = options.io ?? 'auto';
+  if (io === 'dgram') return { text: 'node:dgram I/O (--io dgram)' };
+  const load = loadUdpBatch();
+  if (load.addon !== undefined) return { addon: load.addon, text: 'batched I/O (recvmmsg/sendmmsg)' };
+  if (io === 'batched') throw new ExitError(ExitCode.SYSTEM, `--io batched: ${load.reason}`);
+  return { text: `node:dgram I/O (${load.reason})` };
 }
 
 /** How often the server logs what it dropped (at most), unless told otherwise. */
@@ -76,6 +95,7 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
   const limit = options.rateLimit ?? DEFAULT_STUN_SERVER_LIMITS.rateLimit;
   const limitText = limit === 'off' ? 'no rate limit' : `rate limit ${limit.packetsPerSecond}/s burst ${limit.burst} per source IP`;
   let metricsServer: Server | undefined;
+  const io = chooseIo(options);
 
   if (workers === 1) {
     const protocol = createProtocol(options, 1);
@@ -88,7 +108,8 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     }
     let server: SharedUdpServer;
     try {
-      server = await runSharedUdpServer(protocol, systemClock, (error) => log(`natscope stun: error: ${error.message}`));
+      const onError = (error: Error): void => log(`natscope stun: error: ${error.message}`);
+      server = io.addon !== undefined ? runBatchedUdpServer(protocol, systemClock, io.addon, onError) : await runSharedUdpServer(protocol, systemClock, onError);
     } catch (error) {
       metricsServer?.close();
       throw error;
@@ -101,7 +122,7 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     }, options.dropLogIntervalMs ?? DROP_LOG_INTERVAL_MS);
     timer.unref();
     const addresses = server.addresses.map(formatTransportAddress);
-    log(`natscope stun: listening on ${addresses.join(', ')}; ${mode}; 1 worker; ${limitText}${metricsLine(options)}`);
+    log(`natscope stun: listening on ${addresses.join(', ')}; ${mode}; 1 worker; ${io.text}; ${limitText}${metricsLine(options)}`);
     return {
       addresses,
       workerPids: () => new Map(),
@@ -125,11 +146,27 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     if (message.natscope === 'drops') latestDrops.set(_worker, message.drops);
   };
   const exec = fileURLToPath(new URL('../stun-worker.js', import.meta.url));
-  const pool = startWorkerPool(workers, { exec, env: { [STUN_WORKER_OPTIONS_ENV]: JSON.stringify(options) } }, log, onMessage);
+  // Batched I/O: the primary opens the sockets once and every worker inherits them (as node:cluster shares dgram
+  // sockets): all workers read the same sockets, so even one busy source is spread over every core.
+  let fds: number[] | undefined;
+  if (io.addon !== undefined) {
+    try {
+      fds = openBatchedSockets(createProtocol(options, workers), io.addon);
+    } catch (error) {
+      metricsServer?.close();
+      throw error;
+    }
+  }
+  const workerOptions: ServeStunOptions = { ...options, io: io.addon !== undefined ? 'batched' : 'dgram', ...(fds === undefined ? {} : { inheritedFds: inheritedFdNumbers(fds.length) }) };
+  const pool = startWorkerPool(workers, { exec, env: { [STUN_WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) }, ...(fds === undefined ? {} : { inheritFds: fds }) }, log, onMessage);
+  const closeSockets = (): void => {
+    if (fds !== undefined && io.addon !== undefined) closeFds(fds, io.addon);
+  };
   try {
     await pool.ready;
   } catch (error) {
     await pool.stop();
+    closeSockets();
     metricsServer?.close();
     throw new ExitError(ExitCode.SYSTEM, (error as Error).message);
   }
@@ -147,7 +184,7 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     if (line !== undefined) log(`natscope stun: dropped in the last ${describeInterval(options)}: ${line}`);
   }, options.dropLogIntervalMs ?? DROP_LOG_INTERVAL_MS);
   timer.unref();
-  log(`natscope stun: listening on ${addresses.join(', ')}; ${mode}; ${workers} workers (each enforces 1/${workers} of the limits); ${limitText}${metricsLine(options)}`);
+  log(`natscope stun: listening on ${addresses.join(', ')}; ${mode}; ${workers} workers (each enforces 1/${workers} of the limits); ${io.text}; ${limitText}${metricsLine(options)}`);
   return {
     addresses,
     workerPids: () => pool.pids(),
@@ -155,6 +192,7 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
       clearInterval(timer);
       metricsServer?.close();
       await pool.stop();
+      closeSockets();
     },
   };
 }
@@ -181,7 +219,14 @@ export async function runStunWorker(options: ServeStunOptions, io: WorkerIo): Pr
   const protocol = createProtocol(options, workers);
   let server: SharedUdpServer;
   try {
-    server = await runSharedUdpServer(protocol, systemClock, (error) => io.stderr(`natscope stun: worker ${n}: error: ${error.message}`));
+    const onError = (error: Error): void => io.stderr(`natscope stun: worker ${n}: error: ${error.message}`);
+    if (options.inheritedFds !== undefined) {
+      const load = loadUdpBatch();
+      if (load.addon === undefined) throw new Error(`worker ${n}: ${load.reason}`);
+      server = runBatchedUdpServer(protocol, systemClock, load.addon, onError, options.inheritedFds);
+    } else {
+      server = await runSharedUdpServer(protocol, systemClock, onError);
+    }
   } catch (error) {
     // The primary reports it (once, for the whole server).
     tellPrimary({ natscope: 'failed', message: (error as Error).message });
