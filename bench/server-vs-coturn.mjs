@@ -58,7 +58,8 @@ async function startServer(kind, port, extra = []) {
   } else if (kind === 'before') {
     child = spawn(process.execPath, [BEFORE, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1)], { stdio: ['ignore', 'ignore', 'pipe'] });
   } else {
-    const workers = kind === 'natscope-1' ? ['--workers', '1'] : ['--workers', String(CORES)];
+    const workers = kind === 'natscope-1' || kind === 'natscope-1-dgram' ? ['--workers', '1'] : ['--workers', String(CORES)];
+    if (kind === 'natscope-1-dgram') workers.push('--io', 'dgram');
     child = spawn(process.execPath, [CLI, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1), ...workers, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   let log = '';
@@ -119,20 +120,20 @@ async function crafted(kind) {
   return { quietP99Ms: quiet.p99Ms, p50Ms: legit.p50Ms, p99Ms: legit.p99Ms, cpuPercent, memoryRatio: peak / idle, idleMb: idle / 1024, peakMb: peak / 1024 };
 }
 
-const KINDS = [...(BEFORE === undefined ? [] : ['before']), 'natscope-1', 'natscope-all', 'coturn'];
+const KINDS = [...(BEFORE === undefined ? [] : ['before']), 'natscope-1-dgram', 'natscope-1', 'natscope-all', 'coturn'];
 const results = Object.fromEntries(KINDS.map((k) => [k, { throughput: [], crafted: [] }]));
 for (let round = 0; round < ROUNDS; round += 1) {
   // Alternate the order each round, so a noisy neighbour does not always hit the same server.
   const order = round % 2 === 0 ? KINDS : [...KINDS].reverse();
   for (const kind of order) results[kind].throughput.push(await throughput(kind));
-  for (const kind of order.filter((k) => k !== 'natscope-1')) results[kind].crafted.push(await crafted(kind));
+  for (const kind of order.filter((k) => k !== 'natscope-1' && k !== 'natscope-1-dgram')) results[kind].crafted.push(await crafted(kind));
   console.error(`round ${round + 1}/${ROUNDS} done`);
 }
 
 const m = (kind, part, field) => median(results[kind][part].map((r) => r[field]));
 const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 const coturnRate = m('coturn', 'throughput', 'perSecond');
-const names = { before: 'natscope before (codec path, 1 process)', 'natscope-1': 'natscope, 1 worker', 'natscope-all': `natscope, ${CORES} workers`, coturn: 'coturn 4.6.1' };
+const names = { before: 'natscope before (codec path, 1 process)', 'natscope-1-dgram': 'natscope, 1 worker, --io dgram', 'natscope-1': 'natscope, 1 worker (batched I/O)', 'natscope-all': `natscope, ${CORES} workers (batched I/O)`, coturn: 'coturn 4.6.1' };
 console.log(`\nnatscope serve stun beside coturn turnserver on loopback: medians of ${ROUNDS} alternating rounds, ${SECONDS} s floods (64 in flight), ${CRAFTED_SECONDS} s crafted runs; ${CORES} cores\n`);
 console.log('| | responses/s | × coturn | CPU µs per response | RSS idle / loaded MB | generator CPU |');
 console.log('|---|---|---|---|---|---|');
@@ -142,6 +143,6 @@ for (const kind of KINDS) {
 console.log('\n100 crafted packets/s from one IP (6 shapes: 350 attributes, 1472 bytes, 1448-byte PADDING, bad lengths, garbage addresses, 300 unknown required attributes) while a legitimate client sends one request every 10 ms:\n');
 console.log('| | legit p99 ms, no crafted load | legit p50 ms | legit p99 ms | server CPU | memory peak / idle |');
 console.log('|---|---|---|---|---|---|');
-for (const kind of KINDS.filter((k) => k !== 'natscope-1')) {
+for (const kind of KINDS.filter((k) => k !== 'natscope-1' && k !== 'natscope-1-dgram')) {
   console.log(`| ${kind !== 'natscope-all' ? names[kind] : `natscope, defaults (${CORES} workers, rate limit on)`} | ${fmt(m(kind, 'crafted', 'quietP99Ms'), 2)} | ${fmt(m(kind, 'crafted', 'p50Ms'), 2)} | ${fmt(m(kind, 'crafted', 'p99Ms'), 2)} | ${fmt(m(kind, 'crafted', 'cpuPercent'), 1)}% | ${fmt(m(kind, 'crafted', 'peakMb'), 0)} / ${fmt(m(kind, 'crafted', 'idleMb'), 0)} MB (${fmt(m(kind, 'crafted', 'memoryRatio'), 2)}×) |`);
 }

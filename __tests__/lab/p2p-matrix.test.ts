@@ -111,8 +111,8 @@ const timings: Array<{ cell: string; ms: number }> = [];
 let matrixStartedMs = 0;
 
 /** Runs natscope p2p in a client namespace. */
-const p2pIn = (client: string, room: string, extra: readonly string[]): Promise<Finished> =>
-  runCommand('ip', ['netns', 'exec', client, process.execPath, CLI, 'p2p', SERVER, '--room', room, '--json', '--wait', String(WAIT_SECONDS), ...extra], (WAIT_SECONDS + 60) * 1000);
+const p2pIn = (client: string, room: string, extra: readonly string[], server: string = SERVER): Promise<Finished> =>
+  runCommand('ip', ['netns', 'exec', client, process.execPath, CLI, 'p2p', server, '--room', room, '--json', '--wait', String(WAIT_SECONDS), ...extra], (WAIT_SECONDS + 60) * 1000);
 
 const parse = (side: string, run: Finished): P2pReport => {
   try {
@@ -133,6 +133,43 @@ afterAll(() => {
   process.stderr.write(`p2p matrix: ${timings.length} cells in ${totalS.toFixed(0)} s (budget 900 s)\n${lines.join('\n')}\n`);
 });
 
+/** One cell: the lab for the pair, a rendezvous server on the public host, natscope p2p in both clients at once. */
+async function runCell(name: string, preset: string, peerPreset: string, expected: Expected, flags: readonly string[], servers: readonly [string, string] = [SERVER, LAB.serverAddresses[1]]): Promise<void> {
+  const started = performance.now();
+  labUp({ preset, peerPreset });
+  let rendezvous: Service | undefined;
+  try {
+    rendezvous = await startService(
+      'ip',
+      ['netns', 'exec', LAB.public, process.execPath, CLI, 'serve', 'rendezvous', '--address', servers[0], '--alt-address', servers[1]],
+      /listening on/,
+    );
+    const room = `matrix-${preset}-${peerPreset}-${process.pid}-${Date.now()}`;
+    const [run1, run2] = await Promise.all([p2pIn(LAB.client[0], room, flags, servers[0]), p2pIn(LAB.client[1], room, flags, servers[0])]);
+    const reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
+    for (const [side, report, run] of [['client1', reports[0]!, run1], ['client2', reports[1]!, run2]] as const) {
+      // Keyed by side so a failure names the side; the whole report is added to the failure below.
+      const seen = { side, exit: run.code, ...report };
+      try {
+        expect(seen).toMatchObject({ side, exit: 0, predicted: expected.predicted, predictionHeld: true });
+        if (expected.predicted === 'relay-needed') {
+          expect(seen).toMatchObject({ side, direct: false, technique: null });
+          expect(seen.reason).toMatch(/relay/);
+        } else {
+          expect(seen).toMatchObject({ side, direct: true, technique: expected.technique });
+          expect(seen.timeToDirectMs).toEqual(expect.any(Number));
+        }
+      } catch (failure) {
+        (failure as Error).message += `\n\nclient1 (${preset}): ${run1.stdout}\nclient2 (${peerPreset}): ${run2.stdout}`;
+        throw failure;
+      }
+    }
+  } finally {
+    await rendezvous?.stop();
+    timings.push({ cell: name, ms: performance.now() - started });
+  }
+}
+
 describe('natscope p2p between two lab NATs, every pair of presets', () => {
   it('covers every unordered pair of the eight presets once, plus the cell without birthday', () => {
     const presets = new Set(CELLS.flatMap(([a, b]) => [a, b]));
@@ -144,40 +181,22 @@ describe('natscope p2p between two lab NATs, every pair of presets', () => {
 
   it.each(CELLS.map((cell) => [`${cell[0]} × ${cell[1]}${cell.length > 3 ? ` ${cell.slice(3).join(' ')}` : ''}`, cell] as const))(
     '%s: both sides get the direct path theory allows, or say a relay is needed, as predicted',
-    async (name, [preset, peerPreset, expected, ...flags]) => {
-      const started = performance.now();
-      labUp({ preset, peerPreset });
-      let rendezvous: Service | undefined;
-      try {
-        rendezvous = await startService(
-          'ip',
-          ['netns', 'exec', LAB.public, process.execPath, CLI, 'serve', 'rendezvous', '--address', SERVER, '--alt-address', LAB.serverAddresses[1]],
-          /listening on/,
-        );
-        const room = `matrix-${preset}-${peerPreset}-${process.pid}-${Date.now()}`;
-        const [run1, run2] = await Promise.all([p2pIn(LAB.client[0], room, flags), p2pIn(LAB.client[1], room, flags)]);
-        const reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
-        for (const [side, report, run] of [['client1', reports[0]!, run1], ['client2', reports[1]!, run2]] as const) {
-          // Keyed by side so a failure names the side; the whole report is added to the failure below.
-          const seen = { side, exit: run.code, ...report };
-          try {
-            expect(seen).toMatchObject({ side, exit: 0, predicted: expected.predicted, predictionHeld: true });
-            if (expected.predicted === 'relay-needed') {
-              expect(seen).toMatchObject({ side, direct: false, technique: null });
-              expect(seen.reason).toMatch(/relay/);
-            } else {
-              expect(seen).toMatchObject({ side, direct: true, technique: expected.technique });
-              expect(seen.timeToDirectMs).toEqual(expect.any(Number));
-            }
-          } catch (failure) {
-            (failure as Error).message += `\n\nclient1 (${preset}): ${run1.stdout}\nclient2 (${peerPreset}): ${run2.stdout}`;
-            throw failure;
-          }
-        }
-      } finally {
-        await rendezvous?.stop();
-        timings.push({ cell: name, ms: performance.now() - started });
-      }
-    },
+    async (name, [preset, peerPreset, expected, ...flags]) => runCell(name, preset, peerPreset, expected, flags),
+  );
+});
+
+/*
+ * IPv6: the lab's two IPv6 presets (no NAT with a stateful firewall; NAT66 masquerade, which keeps the port and maps
+ * endpoint-independently) are both "easy" (R1): a direct path by simultaneous open, over IPv6 addresses only.
+ */
+const CELLS6: ReadonlyArray<readonly [string, string]> = [
+  ['ipv6-firewall-only', 'ipv6-firewall-only'],
+  ['ipv6-firewall-only', 'ipv6-nat66'],
+  ['ipv6-nat66', 'ipv6-nat66'],
+];
+
+describe('natscope p2p over IPv6, every pair of the IPv6 presets', () => {
+  it.each(CELLS6.map((cell) => [`${cell[0]} × ${cell[1]}`, cell] as const))('%s: a direct path by simultaneous open, as predicted', async (name, [preset, peerPreset]) =>
+    runCell(name, preset, peerPreset, R1, [], [LAB.serverAddresses6[0], LAB.serverAddresses6[1]]),
   );
 });
