@@ -48,6 +48,7 @@ export function carrierNatCommands(labId: string, names: { readonly publicNs: st
     inNs(cgn, 'ip', 'addr', 'add', `${names.publicWan}/24`, 'dev', 'wan0'),
     inNs(cgn, 'ip', 'link', 'set', 'wan0', 'up'),
     inNs(cgn, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'),
+    inNs(cgn, 'sysctl', '-qw', 'net.ipv4.icmp_ratelimit=0'), // as the lab's other routers (topology.ts)
     { argv: ['ip', 'netns', 'exec', cgn, 'nft', '-f', '-'], input: ruleset },
   ];
 }

@@ -68,6 +68,13 @@ export function setupCommands(options: LabOptions): LabCommand[] {
     run('ip', 'netns', 'add', ns);
     run(...inNs(ns, 'ip', 'link', 'set', 'lo', 'up'));
   }
+  // ICMP errors without Linux's per-destination rate limit (1 per second after a burst of 6), in the namespaces that
+  // send them (servers: port unreachable; NATs: time exceeded). Test after test from one client would otherwise get
+  // rate-limited answers, and every route trace or "nothing listens there" check would wait out its timeout.
+  for (const ns of [LAB.public, ...LAB.nat]) {
+    run(...inNs(ns, 'sysctl', '-qw', 'net.ipv4.icmp_ratelimit=0'));
+    run(...inNs(ns, 'sysctl', '-qw', 'net.ipv6.icmp.ratelimit=0'));
+  }
   // The public side: a bridge holding both server addresses, the NATs' WAN ports plugged into it.
   run(...inNs(LAB.public, 'ip', 'link', 'add', 'br0', 'type', 'bridge'));
   run(...inNs(LAB.public, 'ip', 'addr', 'add', `${LAB.serverAddresses[0]}/24`, 'dev', 'br0'));
