@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:p2p [-- --runs N] [-- --only PRESET] [-- --cell PRESET,PEER_PRESET ...] [-- --naive-timeout MS]
-//   [-- --svg FILE] [-- --json FILE]
-// --cell (repeatable) picks single cells, e.g. the birthday pairs for many runs; --json writes the rows with every
+//   [-- --svg FILE] [-- --json FILE] [-- --no-naive]
+// --no-naive skips the naive method (for many runs of natscope alone); --cell (repeatable) picks single cells, e.g. the birthday pairs for many runs; --json writes the rows with every
 // run's outcome, for statistics over several bench runs.
 // For every pair of lab presets: natscope p2p in both clients at once, N runs, beside the naive method (both sides
 // send to the other's server-reflexive address every 100 ms, bench/naive-peer.mjs), measured alternately in one
@@ -28,6 +28,8 @@ const JSON_FILE = arg('json');
 const NAIVE_TIMEOUT_MS = Number(arg('naive-timeout', '5000'));
 // --naive-only: the naive method alone, against serve stun (for a build without natscope p2p).
 const NAIVE_ONLY = process.argv.includes('--naive-only');
+const NO_NAIVE = process.argv.includes('--no-naive');
+if (NAIVE_ONLY && NO_NAIVE) throw new Error('--naive-only and --no-naive exclude each other');
 const SVG_FILE = arg('svg', fileURLToPath(new URL('./p2p-matrix.svg', import.meta.url)));
 const PRESETS = ['open-internet', 'firewall-only', 'full-cone', 'restricted-cone', 'port-restricted-cone', 'address-dependent-mapping', 'symmetric', 'symmetric-sequential'];
 const SERVER = LAB.serverAddresses[0];
@@ -140,7 +142,7 @@ for (const [preset, peerPreset] of selected) {
   const naive = [];
   for (let run = 0; run < RUNS; run += 1) {
     if (!NAIVE_ONLY) p2p.push(await p2pRun(`bench-${process.pid}-${preset}-${peerPreset}-${run}`));
-    naive.push(await naiveRun(`${process.pid}-${run}`));
+    if (!NO_NAIVE) naive.push(await naiveRun(`${process.pid}-${run}`));
   }
   rendezvous.kill();
   const directMs = p2p.filter((r) => r.direct).map((r) => r.ms);
@@ -163,7 +165,7 @@ for (const [preset, peerPreset] of selected) {
     failures: p2p.filter((r) => !r.held).map((r) => r.reports.map((x) => ({ direct: x.direct, predicted: x.predicted, technique: x.technique, reason: x.reason, error: x.error }))),
   };
   rows.push(row);
-  console.error(`done ${preset} × ${peerPreset}: p2p ${row.success}/${RUNS} (${row.technique ?? row.predicted}), naive ${row.naiveSuccess}/${RUNS}, prediction held ${row.held}/${RUNS}`);
+  console.error(`done ${preset} × ${peerPreset}: p2p ${row.success}/${RUNS} (${row.technique ?? row.predicted}), naive ${NO_NAIVE ? 'not run' : `${row.naiveSuccess}/${RUNS}`}, prediction held ${row.held}/${RUNS}`);
   for (const failure of row.failures.slice(0, 2)) console.error(`  prediction failed: ${JSON.stringify(failure)}`);
 }
 labDown();
@@ -176,7 +178,7 @@ console.log('| client1 NAT | client2 NAT | predicted | technique | prediction he
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.preset} | ${r.peerPreset} | ${r.predicted} | ${r.technique ?? '—'} | ${r.held}/${RUNS} | ${r.success}/${RUNS} | ${ms(r.medianMs)} | ${ms(r.p95Ms)} | ${r.probes ?? '—'} | ${r.naiveSuccess}/${RUNS} | ${ms(r.naiveMedianMs)} | ${ms(r.naiveP95Ms)} |`,
+    `| ${r.preset} | ${r.peerPreset} | ${r.predicted} | ${r.technique ?? '—'} | ${r.held}/${RUNS} | ${r.success}/${RUNS} | ${ms(r.medianMs)} | ${ms(r.p95Ms)} | ${r.probes ?? '—'} | ${NO_NAIVE ? '—' : `${r.naiveSuccess}/${RUNS}`} | ${ms(r.naiveMedianMs)} | ${ms(r.naiveP95Ms)} |`,
   );
 }
 if (JSON_FILE !== undefined) {
