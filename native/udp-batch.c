@@ -93,6 +93,23 @@ static uint8_t *bytes_of(napi_env env, napi_value v, size_t *length) {
   return data;
 }
 
+// Fills `out` with family (4 or 6), the address bytes and the port; returns the sockaddr's length.
+static socklen_t fill_sockaddr(struct sockaddr_storage *out, int family, const uint8_t *address, int port) {
+  memset(out, 0, sizeof *out);
+  if (family == 6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    memcpy(&in6->sin6_addr, address, 16);
+    return sizeof *in6;
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)out;
+  in->sin_family = AF_INET;
+  in->sin_port = htons((uint16_t)port);
+  memcpy(&in->sin_addr, address, 4);
+  return sizeof *in;
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -114,21 +131,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   struct sockaddr_storage me;
-  memset(&me, 0, sizeof me);
-  socklen_t me_length;
-  if (family == 4) {
-    struct sockaddr_in *in = (struct sockaddr_in *)&me;
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    memcpy(&in->sin_addr, address, 4);
-    me_length = sizeof *in;
-  } else {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&me;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    memcpy(&in6->sin6_addr, address, 16);
-    me_length = sizeof *in6;
-  }
+  socklen_t me_length = fill_sockaddr(&me, family, address, port);
   if (bind(fd, (struct sockaddr *)&me, me_length) < 0) {
     int err = errno;
     close(fd);
@@ -306,20 +309,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     vectors[i].iov_base = data + (size_t)i * SLOT_BYTES;
     vectors[i].iov_len = (size_t)length;
     memset(&messages[i].msg_hdr, 0, sizeof messages[i].msg_hdr);
-    memset(&targets[i], 0, sizeof targets[i]);
-    if (record[1] == 6) {
-      struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&targets[i];
-      in6->sin6_family = AF_INET6;
-      in6->sin6_port = htons((uint16_t)record[2]);
-      memcpy(&in6->sin6_addr, address, 16);
-      messages[i].msg_hdr.msg_namelen = sizeof *in6;
-    } else {
-      struct sockaddr_in *in = (struct sockaddr_in *)&targets[i];
-      in->sin_family = AF_INET;
-      in->sin_port = htons((uint16_t)record[2]);
-      memcpy(&in->sin_addr, address, 4);
-      messages[i].msg_hdr.msg_namelen = sizeof *in;
-    }
+    messages[i].msg_hdr.msg_namelen = fill_sockaddr(&targets[i], record[1] == 6 ? 6 : 4, address, record[2]);
     messages[i].msg_hdr.msg_name = &targets[i];
     messages[i].msg_hdr.msg_iov = &vectors[i];
     messages[i].msg_hdr.msg_iovlen = 1;

@@ -27,3 +27,15 @@ export function bytesOf(vector: Vector): Uint8Array {
 export function longTermKey(username: string, realm: string, password: string): Uint8Array {
   return new Uint8Array(createHash('md5').update(`${username}:${realm}:${password}`).digest());
 }
+
+/** Appends a raw attribute to an encoded message, fixing the length (no FINGERPRINT). */
+export function withRawAttribute(message: Uint8Array, type: number, value: Uint8Array): Uint8Array {
+  const padded = Math.ceil(value.length / 4) * 4;
+  const out = Buffer.alloc(message.length + 4 + padded);
+  Buffer.from(message).copy(out);
+  out.writeUInt16BE(type, message.length);
+  out.writeUInt16BE(value.length, message.length + 2);
+  Buffer.from(value).copy(out, message.length + 4);
+  out.writeUInt16BE(out.length - 20, 2);
+  return new Uint8Array(out);
+}

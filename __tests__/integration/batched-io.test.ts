@@ -5,6 +5,7 @@ import { createTransactionId, encodeBindingRequest } from '../../src/codec/encod
 import { decodeStunMessage } from '../../src/codec/decode.js';
 import { startStunServer, type RunningStunServer, type ServeStunOptions } from '../../src/cli/commands/serve-stun.js';
 import { loadUdpBatch } from '../../src/platform/udp-batch.js';
+import { withRawAttribute } from '../helpers/fixtures.js';
 import { CLI, randomPort, startService, type Service } from '../helpers/processes.js';
 
 // The batched I/O addon (native/udp-batch.c, recvmmsg/sendmmsg) on real loopback sockets. CI builds it
@@ -51,17 +52,6 @@ async function ask(socket: Socket, port: number, requests: readonly Uint8Array[]
   return answers;
 }
 
-function withAttribute(message: Uint8Array, type: number, value: Uint8Array): Uint8Array {
-  const padded = Math.ceil(value.length / 4) * 4;
-  const out = Buffer.alloc(message.length + 4 + padded);
-  Buffer.from(message).copy(out);
-  out.writeUInt16BE(type, message.length);
-  out.writeUInt16BE(value.length, message.length + 2);
-  Buffer.from(value).copy(out, message.length + 4);
-  out.writeUInt16BE(out.length - 20, 2);
-  return out;
-}
-
 describe('batched UDP I/O (recvmmsg/sendmmsg addon) on loopback', () => {
   it('is built and loads', () => {
     const load = loadUdpBatch();
@@ -80,13 +70,13 @@ describe('batched UDP I/O (recvmmsg/sendmmsg addon) on loopback', () => {
       encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: true, changePort: false } }),
       encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: false, changePort: true } }),
       encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: true, changePort: true } }),
-      withAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(400)),
-      withAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), 0x0077, new Uint8Array(4)), // unknown, comprehension-required: 420
+      withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(400)),
+      withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), 0x0077, new Uint8Array(4)), // unknown, comprehension-required: 420
       legacy,
       Uint8Array.from([0xde, 0xad, 0xbe, 0xef]),
       new Uint8Array(1600), // zeros: a header with a wrong length, dropped
     ];
-    const redirected = withAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.RESPONSE_PORT, Uint8Array.of(otherPort >> 8, otherPort & 0xff, 0, 0));
+    const redirected = withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.RESPONSE_PORT, Uint8Array.of(otherPort >> 8, otherPort & 0xff, 0, 0));
 
     const run = async (io: 'batched' | 'dgram'): Promise<{ answers: string[]; redirected: string[] }> => {
       const server = await start({ port, io });

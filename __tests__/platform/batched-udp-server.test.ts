@@ -7,6 +7,7 @@ import type { UdpBatchAddon, UdpBatchHandle } from '../../src/platform/udp-batch
 import type { DatagramServerProtocol } from '../../src/platform/udp-server.js';
 import { StunServerProtocol, type ServerSocketKey } from '../../src/protocol/stun-server.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { withRawAttribute } from '../helpers/fixtures.js';
 
 // The JS half of batched I/O, against a fake addon that keeps the native layout (records of RECORD_BYTES: int32
 // length, int32 family, int32 port, then the IP bytes at 12; datagram i at i * SLOT_BYTES). Whatever the real
@@ -110,9 +111,7 @@ describe('runBatchedUdpServer (batched I/O glue)', () => {
   it('sends a RESPONSE-PORT answer to the same IP at the asked port (RFC 5780 §7.5)', () => {
     const { addon, deliver, sent } = fakeAddon();
     runBatchedUdpServer(new StunServerProtocol(config), new FakeClock(), addon);
-    const request = Buffer.from(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }));
-    const withPort = Buffer.concat([request, Buffer.from([AttributeType.RESPONSE_PORT >> 8, AttributeType.RESPONSE_PORT & 0xff, 0, 4, 0x9c, 0x41, 0, 0])]);
-    withPort.writeUInt16BE(withPort.length - 20, 2);
+    const withPort = withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.RESPONSE_PORT, Uint8Array.of(0x9c, 0x41, 0, 0));
     deliver(10, [{ from: transportAddress('198.51.100.7', 40001), bytes: withPort }]);
     expect(sent.map((s) => s.to)).toEqual([transportAddress('198.51.100.7', 0x9c41)]);
   });

@@ -4,7 +4,7 @@ import { decodeStunMessage } from '../../src/codec/decode.js';
 import { createTransactionId, encodeBindingRequest, encodeBindingSuccessResponse } from '../../src/codec/encode.js';
 import { transportAddress } from '../../src/codec/transport-address.js';
 import { StunServerProtocol, type ServerAction, type ServerSocketKey } from '../../src/protocol/stun-server.js';
-import { bytesOf, rfc5769 } from '../helpers/fixtures.js';
+import { bytesOf, rfc5769, withRawAttribute } from '../helpers/fixtures.js';
 
 const PP: ServerSocketKey = { address: 'primary', port: 'primary' };
 const client = transportAddress('198.51.100.7', 40000);
@@ -14,18 +14,6 @@ const rfc5780Server = (): StunServerProtocol =>
 function sent(action: ServerAction): Extract<ServerAction, { type: 'send' }> {
   if (action.type !== 'send') throw new Error(`expected a send, got ignore (${action.reason})`);
   return action;
-}
-
-/** Appends a raw attribute to an encoded message, fixing the length (no FINGERPRINT). */
-function withRawAttribute(message: Uint8Array, type: number, value: Uint8Array): Uint8Array {
-  const padded = Math.ceil(value.length / 4) * 4;
-  const out = Buffer.alloc(message.length + 4 + padded);
-  Buffer.from(message).copy(out);
-  out.writeUInt16BE(type, message.length);
-  out.writeUInt16BE(value.length, message.length + 2);
-  Buffer.from(value).copy(out, message.length + 4);
-  out.writeUInt16BE(out.length - 20, 2);
-  return new Uint8Array(out);
 }
 
 describe('StunServerProtocol (RFC 5780 §6.1)', () => {
