@@ -134,9 +134,17 @@ afterAll(() => {
 });
 
 /** One cell: the lab for the pair, a rendezvous server on the public host, natscope p2p in both clients at once. */
-async function runCell(name: string, preset: string, peerPreset: string, expected: Expected, flags: readonly string[], servers: readonly [string, string] = [SERVER, LAB.serverAddresses[1]]): Promise<void> {
+async function runCell(
+  name: string,
+  preset: string,
+  peerPreset: string,
+  expected: Expected,
+  flags: readonly string[],
+  servers: readonly [string, string] = [SERVER, LAB.serverAddresses[1]],
+  lossPercent = 0,
+): Promise<void> {
   const started = performance.now();
-  labUp({ preset, peerPreset });
+  labUp({ preset, peerPreset, lossPercent });
   let rendezvous: Service | undefined;
   try {
     rendezvous = await startService(
@@ -198,5 +206,21 @@ const CELLS6: ReadonlyArray<readonly [string, string]> = [
 describe('natscope p2p over IPv6, every pair of the IPv6 presets', () => {
   it.each(CELLS6.map((cell) => [`${cell[0]} × ${cell[1]}`, cell] as const))('%s: a direct path by simultaneous open, as predicted', async (name, [preset, peerPreset]) =>
     runCell(name, preset, peerPreset, R1, [], [LAB.serverAddresses6[0], LAB.serverAddresses6[1]]),
+  );
+});
+
+/*
+ * 5% loss each way through both NATs (nftables drops at random, as a congested link): one cell of each technique.
+ * Classification, signalling, the checks and the spray must all survive it, and the verdict stays the theory's.
+ */
+const LOSSY_CELLS: ReadonlyArray<readonly [Preset, Preset, Expected]> = [
+  ['full-cone', 'restricted-cone', R1],
+  ['port-restricted-cone', 'symmetric-sequential', R3],
+  ['port-restricted-cone', 'symmetric', R4],
+];
+
+describe('natscope p2p with 5% loss each way through both NATs', () => {
+  it.each(LOSSY_CELLS.map((cell) => [`${cell[0]} × ${cell[1]}`, cell] as const))('%s: the same outcome as without loss', async (name, [preset, peerPreset, expected]) =>
+    runCell(`${name} (5% loss)`, preset, peerPreset, expected, [], [SERVER, LAB.serverAddresses[1]], 5),
   );
 });
