@@ -14,7 +14,10 @@
 // Datagram i lives at i * SLOT_BYTES of the data area.
 //
 // JS API:
-//   open(family, addressBytes, port, receiveBufferBytes) -> fd      bind a non-blocking UDP socket, throws on error
+//   open(family, addressBytes, port, receiveBufferBytes, reusePort) -> fd
+//                                                                   bind a non-blocking UDP socket (SO_REUSEPORT if
+//                                                                   asked: the kernel spreads flows over the sockets
+//                                                                   bound so), throws on error
 //   localPort(fd) -> port
 //   poll(fd, data, records, onBatch) -> handle                      onBatch(count) for every batch read
 //   send(fd, data, records, count) -> sent                          sendmmsg, never blocks; unsent ones are lost
@@ -111,10 +114,12 @@ static socklen_t fill_sockaddr(struct sockaddr_storage *out, int family, const u
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int family = get_int(env, argv[0]);
+  bool reuse_port = false;
+  if (argc >= 5) napi_get_value_bool(env, argv[4], &reuse_port);
   size_t length = 0;
   uint8_t *address = bytes_of(env, argv[1], &length);
   int port = get_int(env, argv[2]);
@@ -130,6 +135,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
   }
   if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (reuse_port) {
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, "setsockopt SO_REUSEPORT", err);
+    }
+  }
   struct sockaddr_storage me;
   socklen_t me_length = fill_sockaddr(&me, family, address, port);
   if (bind(fd, (struct sockaddr *)&me, me_length) < 0) {

@@ -4,9 +4,10 @@ import { AttributeType } from '../../src/codec/constants.js';
 import { createTransactionId, encodeBindingRequest } from '../../src/codec/encode.js';
 import { decodeStunMessage } from '../../src/codec/decode.js';
 import { startStunServer, type RunningStunServer, type ServeStunOptions } from '../../src/cli/commands/serve-stun.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
 import { loadUdpBatch } from '../../src/platform/udp-batch.js';
 import { withRawAttribute } from '../helpers/fixtures.js';
-import { CLI, randomPort, startService, type Service } from '../helpers/processes.js';
+import { CLI, randomPort, runNatscope, startService, type Service } from '../helpers/processes.js';
 
 // The batched I/O addon (native/udp-batch.c, recvmmsg/sendmmsg) on real loopback sockets. CI builds it
 // (NATSCOPE_REQUIRE_NATIVE=1 in .ci/run), so these tests run there; they fail, never skip, when it is missing.
@@ -131,14 +132,28 @@ describe('batched UDP I/O (recvmmsg/sendmmsg addon) on loopback', () => {
     await expect(start({ port, io: 'batched', alternateAddress: undefined })).rejects.toThrow(new RegExp(`Cannot bind UDP socket to 127\\.0\\.0\\.1:${port}: bind 127\\.0\\.0\\.1:${port}: Address already in use`));
   });
 
-  it('shares its sockets with two cluster workers, and `--io dgram` still works', async () => {
+  it('spreads flows over two workers (SO_REUSEPORT), refuses a second server on the port, and `--io dgram` still works', async () => {
     const port = randomPort();
-    const batched = await startService(process.execPath, [CLI, 'serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1), '--workers', '2', '--rate-limit', '0'], /listening on/, 20_000);
+    const metricsPort = randomPort() + 1;
+    const args = ['serve', 'stun', '--address', '127.0.0.1', '--alt-address', '127.0.0.2', '--port', String(port), '--alt-port', String(port + 1), '--workers', '2', '--rate-limit', '0'];
+    const batched = await startService(process.execPath, [CLI, ...args, '--metrics', `127.0.0.1:${metricsPort}`], /listening on/, 20_000);
     services.push(batched);
     expect(batched.output()).toMatch(/2 workers .*batched I\/O \(recvmmsg\/sendmmsg\)/);
     const client = await openSocket();
     const answers = await ask(client, port, [encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: true, changePort: true } })]);
     expect(answers.map((a) => a.split(' ')[0])).toEqual(['127.0.0.2:A']);
+    // 16 flows (16 source ports): the kernel hashes each to one worker; all on one worker would be a 1 in 32,768 chance.
+    const flows = await Promise.all(Array.from({ length: 16 }, () => openSocket()));
+    const got = await Promise.all(flows.map((socket) => ask(socket, port, [encodeBindingRequest({ transactionId: createTransactionId() })])));
+    expect(got.flat()).toHaveLength(16);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const perWorker = [1, 2].map((n) => Number(new RegExp(`natscope_stun_responses_total\\{worker="${n}",type="success"\\} (\\d+)`).exec(metrics)?.[1] ?? 0));
+    expect(perWorker[0]! + perWorker[1]!).toBe(17);
+    expect(Math.min(...perWorker)).toBeGreaterThan(0);
+    // SO_REUSEPORT would let a second server of the same user share the port: it is refused instead.
+    const second = await runNatscope([...args], 20_000);
+    expect(second.code).toBe(ExitCode.SYSTEM);
+    expect(second.stderr).toMatch(new RegExp(`Cannot bind UDP socket to 127\\.0\\.0\\.1:${port}: .*Address already in use`));
 
     const dgramPort = randomPort();
     const dgram = await startService(process.execPath, [CLI, 'serve', 'stun', '--address', '127.0.0.1', '--port', String(dgramPort), '--workers', '1', '--io', 'dgram'], /listening on/, 20_000);

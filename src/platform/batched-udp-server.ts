@@ -8,13 +8,13 @@ import type { DatagramServerProtocol } from './udp-server.js';
 /** Receive buffer asked of the kernel per socket: room for bursts while JS runs a batch. */
 const RECEIVE_BUFFER_BYTES = 4 << 20;
 
-/** Opens the protocol's sockets with the batched addon, for a primary that hands them to cluster workers. */
-export function openBatchedSockets<K>(protocol: DatagramServerProtocol<K>, addon: UdpBatchAddon): number[] {
+/** Opens the protocol's sockets with the batched addon (SO_REUSEPORT when asked); closes them all on a failure. */
+export function openBatchedSockets<K>(protocol: DatagramServerProtocol<K>, addon: UdpBatchAddon, reusePort = false): number[] {
   const fds: number[] = [];
   try {
     for (const { local } of protocol.sockets()) {
       try {
-        fds.push(addon.open(local.family === 'IPv6' ? 6 : 4, ipToBytes(local.address), local.port, RECEIVE_BUFFER_BYTES));
+        fds.push(addon.open(local.family === 'IPv6' ? 6 : 4, ipToBytes(local.address), local.port, RECEIVE_BUFFER_BYTES, reusePort));
       } catch (error) {
         throw new SocketError(`Cannot bind UDP socket to ${local.family === 'IPv6' ? `[${local.address}]` : local.address}:${local.port}: ${(error as Error).message}`, { cause: error });
       }
@@ -26,7 +26,7 @@ export function openBatchedSockets<K>(protocol: DatagramServerProtocol<K>, addon
   return fds;
 }
 
-/** Closes fds that no poll owns (a primary's, on stop). */
+/** Closes fds that no poll owns. */
 export function closeFds(fds: readonly number[], addon: UdpBatchAddon): void {
   for (const fd of fds) addon.closeFd(fd);
 }
@@ -35,8 +35,8 @@ export function closeFds(fds: readonly number[], addon: UdpBatchAddon): void {
  * Runs a Sans-IO datagram protocol on batched UDP I/O (recvmmsg/sendmmsg through `udp-batch`): one JS call per
  * batch of datagrams, the answers gathered per sending socket and sent with one syscall each. The protocol sees
  * exactly what `runSharedUdpServer` gives it (bytes, a TransportAddress, the socket key); only the I/O differs.
- * `fds` are sockets opened already (by a cluster primary, inherited), in the order of `protocol.sockets()`;
- * without them this opens its own. Datagrams longer than the addon's slot (2048 bytes) reach the protocol empty,
+ * It opens the protocol's sockets, with SO_REUSEPORT when `reusePort` (cluster workers: each has its own sockets
+ * and the kernel spreads flows over them). Datagrams longer than the addon's slot (2048 bytes) reach the protocol empty,
  * so it drops them. Nothing a datagram holds can throw out of here.
  */
 export function runBatchedUdpServer<K>(
@@ -44,11 +44,10 @@ export function runBatchedUdpServer<K>(
   clock: Clock,
   addon: UdpBatchAddon,
   onError: (error: Error) => void = () => {},
-  fds?: readonly number[],
+  reusePort = false,
 ): SharedUdpServer {
   const entries = protocol.sockets();
-  const socketFds = fds ?? openBatchedSockets(protocol, addon);
-  if (socketFds.length !== entries.length) throw new SocketError(`the server needs ${entries.length} sockets, not ${socketFds.length}`);
+  const socketFds = openBatchedSockets(protocol, addon, reusePort);
   const { BATCH, SLOT_BYTES, RECORD_BYTES } = addon;
   const words = RECORD_BYTES / 4;
   const empty = new Uint8Array(0);

@@ -28,11 +28,6 @@ export function workerNumber(): number {
   return Number(process.env[WORKER_NUMBER_ENV] ?? '1');
 }
 
-/** The fd numbers a worker sees for `inheritFds` of the pool (in order). */
-export function inheritedFdNumbers(count: number): number[] {
-  return Array.from({ length: count }, (_, i) => 4 + i);
-}
-
 /** Sends a message to the primary (no-op outside a pool). */
 export function tellPrimary(message: WorkerMessage): void {
   if (isPoolWorker()) process.send?.(message);
@@ -44,17 +39,12 @@ export function tellPrimary(message: WorkerMessage): void {
  */
 export function startWorkerPool(
   count: number,
-  worker: {
-    readonly exec: string;
-    readonly env: Readonly<Record<string, string>>;
-    /** File descriptors every worker inherits, as its fds 4, 5, ... (after stdin/out/err and the IPC channel). */
-    readonly inheritFds?: readonly number[];
-  },
+  worker: { readonly exec: string; readonly env: Readonly<Record<string, string>> },
   log: (line: string) => void,
   onMessage: (worker: number, message: WorkerMessage) => void,
 ): WorkerPool {
   // The workers run a slim entry (no CLI parser, no terminal UI): less memory and a faster start per worker.
-  cluster.setupPrimary({ exec: worker.exec, args: [], ...(worker.inheritFds === undefined ? {} : { stdio: [0, 1, 2, 'ipc', ...worker.inheritFds] }) });
+  cluster.setupPrimary({ exec: worker.exec, args: [] });
   const live = new Map<number, Worker>();
   const startedAt = new Map<number, number>();
   const quickDeaths = new Map<number, number>();

@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
  * up to BATCH datagrams instead of one of each per datagram. Optional: without it the servers use node:dgram.
  */
 export interface UdpBatchAddon {
-  /** Binds a non-blocking UDP socket; throws an Error with `code` (EADDRINUSE, EADDRNOTAVAIL, ...). */
-  open(family: 4 | 6, address: Uint8Array, port: number, receiveBufferBytes: number): number;
+  /**
+   * Binds a non-blocking UDP socket, with SO_REUSEPORT when asked (the kernel then spreads flows, by a hash of
+   * their addresses, over all sockets bound so); throws an Error with `code` (EADDRINUSE, EADDRNOTAVAIL, ...).
+   */
+  open(family: 4 | 6, address: Uint8Array, port: number, receiveBufferBytes: number, reusePort?: boolean): number;
   localPort(fd: number): number;
   /** Reads batches into `data` (SLOT_BYTES per datagram) and `records` (RECORD_BYTES each); `onBatch(count)` each. */
   poll(fd: number, data: Uint8Array, records: Uint8Array, onBatch: (count: number) => void): UdpBatchHandle;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { formatTransportAddress } from '../../codec/transport-address.js';
 import { closeFds, openBatchedSockets, runBatchedUdpServer } from '../../platform/batched-udp-server.js';
-import { inheritedFdNumbers, startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
+import { startWorkerPool, tellPrimary, workerNumber, type WorkerMessage } from '../../platform/cluster-workers.js';
 import { loadUdpBatch, type UdpBatchAddon } from '../../platform/udp-batch.js';
 import { runSharedUdpServer, type SharedUdpServer } from '../../platform/shared-udp-server.js';
 import { describeDrops, loadPromClient, registerStunMetrics, serveMetrics } from '../../platform/stun-metrics.js';
@@ -35,8 +35,8 @@ export interface ServeStunOptions {
    * default: batched when the addon is built, else dgram).
    */
   readonly io?: 'auto' | 'batched' | 'dgram';
-  /** Set by the primary for its workers: the sockets it opened, as the worker's fds. */
-  readonly inheritedFds?: readonly number[];
+  /** Set by the primary for its workers: each worker opens its own sockets with SO_REUSEPORT. */
+  readonly reusePort?: boolean;
 }
 
 /** The I/O the server will use: the addon, or undefined for node:dgram (with why, for the log). */
@@ -146,27 +146,25 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
     if (message.natscope === 'drops') latestDrops.set(_worker, message.drops);
   };
   const exec = fileURLToPath(new URL('../stun-worker.js', import.meta.url));
-  // Batched I/O: the primary opens the sockets once and every worker inherits them (as node:cluster shares dgram
-  // sockets): all workers read the same sockets, so even one busy source is spread over every core.
-  let fds: number[] | undefined;
+  // Batched I/O: every worker opens its own four sockets with SO_REUSEPORT, and the kernel spreads flows over them
+  // (no worker wakes for another's datagram). SO_REUSEPORT lets any process of the same user join the group, so the
+  // primary first binds each address and port alone: a port that another server holds is refused here, and once
+  // the workers hold it, a second natscope on the same port is refused the same way.
+  let workerOptions: ServeStunOptions = { ...options, io: io.addon !== undefined ? 'batched' : 'dgram' };
   if (io.addon !== undefined) {
     try {
-      fds = openBatchedSockets(createProtocol(options, workers), io.addon);
+      closeFds(openBatchedSockets(createProtocol(options, workers), io.addon), io.addon);
     } catch (error) {
       metricsServer?.close();
       throw error;
     }
+    workerOptions = { ...workerOptions, reusePort: true };
   }
-  const workerOptions: ServeStunOptions = { ...options, io: io.addon !== undefined ? 'batched' : 'dgram', ...(fds === undefined ? {} : { inheritedFds: inheritedFdNumbers(fds.length) }) };
-  const pool = startWorkerPool(workers, { exec, env: { [STUN_WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) }, ...(fds === undefined ? {} : { inheritFds: fds }) }, log, onMessage);
-  const closeSockets = (): void => {
-    if (fds !== undefined && io.addon !== undefined) closeFds(fds, io.addon);
-  };
+  const pool = startWorkerPool(workers, { exec, env: { [STUN_WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) } }, log, onMessage);
   try {
     await pool.ready;
   } catch (error) {
     await pool.stop();
-    closeSockets();
     metricsServer?.close();
     throw new ExitError(ExitCode.SYSTEM, (error as Error).message);
   }
@@ -192,7 +190,6 @@ export async function startStunServer(options: ServeStunOptions, log: (line: str
       clearInterval(timer);
       metricsServer?.close();
       await pool.stop();
-      closeSockets();
     },
   };
 }
@@ -220,10 +217,10 @@ export async function runStunWorker(options: ServeStunOptions, io: WorkerIo): Pr
   let server: SharedUdpServer;
   try {
     const onError = (error: Error): void => io.stderr(`natscope stun: worker ${n}: error: ${error.message}`);
-    if (options.inheritedFds !== undefined) {
+    if (options.reusePort === true) {
       const load = loadUdpBatch();
       if (load.addon === undefined) throw new Error(`worker ${n}: ${load.reason}`);
-      server = runBatchedUdpServer(protocol, systemClock, load.addon, onError, options.inheritedFds);
+      server = runBatchedUdpServer(protocol, systemClock, load.addon, onError, true);
     } else {
       server = await runSharedUdpServer(protocol, systemClock, onError);
     }
