@@ -11,7 +11,8 @@
 //   int32 [1] address family: 4 or 6
 //   int32 [2] port
 //   bytes [12..28) the IP address in network order (4 or 16 bytes)
-// Datagram i lives at i * SLOT_BYTES of the data area.
+// Datagram i lives at i * SLOT_BYTES of a receive area and at i * SEND_SLOT_BYTES of a send area (an answer may be a
+// little longer than its request: RFC 5780 PADDING is echoed, plus the server's own attributes).
 //
 // JS API:
 //   open(family, addressBytes, port, receiveBufferBytes, reusePort) -> fd
@@ -23,7 +24,7 @@
 //   send(fd, data, records, count) -> sent                          sendmmsg, never blocks; unsent ones are lost
 //   stop(handle)                                                    stop reading, close the fd
 //   closeFd(fd)                                                     close an fd that no poll owns
-//   constants: BATCH, SLOT_BYTES, RECORD_BYTES
+//   constants: BATCH, SLOT_BYTES, SEND_SLOT_BYTES, RECORD_BYTES
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <arpa/inet.h>
@@ -40,6 +41,7 @@
 
 #define BATCH 64
 #define SLOT_BYTES 2048
+#define SEND_SLOT_BYTES 4096
 #define RECORD_BYTES 32
 // At most this many batches per readable event, so that timers and other sockets get their turn.
 #define BATCHES_PER_WAKEUP 16
@@ -307,7 +309,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   uint8_t *data = bytes_of(env, argv[1], &data_length);
   uint8_t *records = bytes_of(env, argv[2], &records_length);
   int count = get_int(env, argv[3]);
-  if (data == NULL || records == NULL || count < 0 || count > BATCH || data_length < (size_t)count * SLOT_BYTES || records_length < (size_t)count * RECORD_BYTES) {
+  if (data == NULL || records == NULL || count < 0 || count > BATCH || data_length < (size_t)count * SEND_SLOT_BYTES || records_length < (size_t)count * RECORD_BYTES) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "udp-batch send(fd, data, records, count): bad arguments");
     return NULL;
   }
@@ -318,8 +320,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     int32_t *record = (int32_t *)(records + (size_t)i * RECORD_BYTES);
     uint8_t *address = records + (size_t)i * RECORD_BYTES + 12;
     int32_t length = record[0];
-    if (length < 0 || length > SLOT_BYTES) length = 0;
-    vectors[i].iov_base = data + (size_t)i * SLOT_BYTES;
+    if (length < 0 || length > SEND_SLOT_BYTES) length = 0;
+    vectors[i].iov_base = data + (size_t)i * SEND_SLOT_BYTES;
     vectors[i].iov_len = (size_t)length;
     memset(&messages[i].msg_hdr, 0, sizeof messages[i].msg_hdr);
     messages[i].msg_hdr.msg_namelen = fill_sockaddr(&targets[i], record[1] == 6 ? 6 : 4, address, record[2]);
@@ -358,12 +360,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
-  napi_value batch, slot, record;
+  napi_value batch, slot, send_slot, record;
   napi_create_int32(env, BATCH, &batch);
   napi_create_int32(env, SLOT_BYTES, &slot);
+  napi_create_int32(env, SEND_SLOT_BYTES, &send_slot);
   napi_create_int32(env, RECORD_BYTES, &record);
   napi_set_named_property(env, exports, "BATCH", batch);
   napi_set_named_property(env, exports, "SLOT_BYTES", slot);
+  napi_set_named_property(env, exports, "SEND_SLOT_BYTES", send_slot);
   napi_set_named_property(env, exports, "RECORD_BYTES", record);
   return exports;
 }

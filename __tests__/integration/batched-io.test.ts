@@ -72,6 +72,8 @@ describe('batched UDP I/O (recvmmsg/sendmmsg addon) on loopback', () => {
       encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: false, changePort: true } }),
       encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: true, changePort: true } }),
       withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(400)),
+      // 2,024 bytes, the most a read slot holds: its padded answer is longer than the request.
+      withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(2000)),
       withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), 0x0077, new Uint8Array(4)), // unknown, comprehension-required: 420
       legacy,
       Uint8Array.from([0xde, 0xad, 0xbe, 0xef]),
@@ -93,10 +95,23 @@ describe('batched UDP I/O (recvmmsg/sendmmsg addon) on loopback', () => {
     };
     const batched = await run('batched');
     const dgram = await run('dgram');
-    expect(batched.answers).toHaveLength(7); // 4 successes, the padded one, the 420, the RFC 3489 answer
+    expect(batched.answers).toHaveLength(8); // 4 successes, the two padded ones, the 420, the RFC 3489 answer
+    expect(Math.max(...batched.answers.map((a) => a.split(' ')[1]!.length / 2))).toBeGreaterThan(2048);
     expect(batched.answers.filter((a) => a.startsWith('127.0.0.2:A'))).toHaveLength(1);
     expect(batched).toEqual(dgram);
     expect(batched.redirected).toHaveLength(1);
+  });
+
+  it('drops a datagram longer than its 2,048-byte read slot, and says so in its counts', async () => {
+    const port = randomPort();
+    const logs: string[] = [];
+    const server = await startStunServer({ address: '127.0.0.1', port, alternatePort: port + 1, software: 'x', workers: 1, io: 'batched', rateLimit: 'off', dropLogIntervalMs: 200 }, (line) => logs.push(line));
+    servers.push(server);
+    const client = await openSocket();
+    const big = withRawAttribute(encodeBindingRequest({ transactionId: createTransactionId(), fingerprint: false }), AttributeType.PADDING, new Uint8Array(2100));
+    expect(await ask(client, port, [big])).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(logs.join('\n')).toMatch(/dropped in the last 0\.2 s: 1 not-stun/);
   });
 
   it('serves IPv6 (::1) with the IPv6 address in XOR-MAPPED-ADDRESS', async () => {

@@ -10,10 +10,11 @@ import { FakeClock } from '../helpers/fake-clock.js';
 import { withRawAttribute } from '../helpers/fixtures.js';
 
 // The JS half of batched I/O, against a fake addon that keeps the native layout (records of RECORD_BYTES: int32
-// length, int32 family, int32 port, then the IP bytes at 12; datagram i at i * SLOT_BYTES). Whatever the real
+// length, int32 family, int32 port, then the IP bytes at 12; datagram i at i * SLOT_BYTES, answers SEND_SLOT_BYTES apart). Whatever the real
 // addon does, this proves the glue hands the protocol what it would get from node:dgram and sends what it answers.
 const BATCH = 64;
 const SLOT_BYTES = 2048;
+const SEND_SLOT_BYTES = 4096;
 const RECORD_BYTES = 32;
 
 interface Sent {
@@ -41,7 +42,7 @@ function fakeAddon(): { addon: UdpBatchAddon; deliver: (fd: number, datagrams: R
       for (let i = 0; i < count; i += 1) {
         const family = words[i * 8 + 1] === 6 ? 'IPv6' : 'IPv4';
         const ip = records.slice(i * RECORD_BYTES + 12, i * RECORD_BYTES + 12 + (family === 'IPv6' ? 16 : 4));
-        sent.push({ fd, to: { family, address: ipFromBytes(ip), port: words[i * 8 + 2]! }, bytes: data.slice(i * SLOT_BYTES, i * SLOT_BYTES + words[i * 8]!) });
+        sent.push({ fd, to: { family, address: ipFromBytes(ip), port: words[i * 8 + 2]! }, bytes: data.slice(i * SEND_SLOT_BYTES, i * SEND_SLOT_BYTES + words[i * 8]!) });
       }
       return count;
     },
@@ -51,6 +52,7 @@ function fakeAddon(): { addon: UdpBatchAddon; deliver: (fd: number, datagrams: R
     closeFd: () => {},
     BATCH,
     SLOT_BYTES,
+    SEND_SLOT_BYTES,
     RECORD_BYTES,
   };
   // As the addon's on_readable: fill the shared areas, then one call per batch.

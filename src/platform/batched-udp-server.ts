@@ -48,7 +48,7 @@ export function runBatchedUdpServer<K>(
 ): SharedUdpServer {
   const entries = protocol.sockets();
   const socketFds = openBatchedSockets(protocol, addon, reusePort);
-  const { BATCH, SLOT_BYTES, RECORD_BYTES } = addon;
+  const { BATCH, SLOT_BYTES, SEND_SLOT_BYTES, RECORD_BYTES } = addon;
   const words = RECORD_BYTES / 4;
   const empty = new Uint8Array(0);
 
@@ -60,7 +60,7 @@ export function runBatchedUdpServer<K>(
   const receiveBytes = new Uint8Array(receiveRecords);
   const outs = socketFds.map((fd) => {
     const records = new ArrayBuffer(BATCH * RECORD_BYTES);
-    return { fd, data: new Uint8Array(BATCH * SLOT_BYTES), words: new Int32Array(records), bytes: new Uint8Array(records), count: 0 };
+    return { fd, data: new Uint8Array(BATCH * SEND_SLOT_BYTES), words: new Int32Array(records), bytes: new Uint8Array(records), count: 0 };
   });
   const indexOfKey = new Map<K, number>(entries.map((entry, i) => [entry.key, i]));
   const keyIndex = (key: K): number | undefined => {
@@ -76,10 +76,11 @@ export function runBatchedUdpServer<K>(
   };
   const queue = (via: number, to: TransportAddress, bytes: Uint8Array, sourceRecord: number, source: TransportAddress): void => {
     const out = outs[via]!;
-    if (bytes.length > SLOT_BYTES) return;
+    // Never for STUN: an answer is at most its request (<= SLOT_BYTES) plus ~250 bytes of the server's attributes.
+    if (bytes.length > SEND_SLOT_BYTES) return;
     if (out.count === BATCH) flush(out);
     const n = out.count;
-    out.data.set(bytes, n * SLOT_BYTES);
+    out.data.set(bytes, n * SEND_SLOT_BYTES);
     const w = n * words;
     out.words[w] = bytes.length;
     out.words[w + 1] = to.family === 'IPv6' ? 6 : 4;

@@ -16,7 +16,7 @@ export interface UdpBatchAddon {
   localPort(fd: number): number;
   /** Reads batches into `data` (SLOT_BYTES per datagram) and `records` (RECORD_BYTES each); `onBatch(count)` each. */
   poll(fd: number, data: Uint8Array, records: Uint8Array, onBatch: (count: number) => void): UdpBatchHandle;
-  /** Sends `count` datagrams laid out as `poll` reads them; returns how many left (the rest were lost, as UDP may). */
+  /** Sends `count` datagrams (SEND_SLOT_BYTES apart in `data`); returns how many left (the rest were lost, as UDP may). */
   send(fd: number, data: Uint8Array, records: Uint8Array, count: number): number;
   /** Stops reading and closes the fd (the port is free when it returns). */
   stop(handle: UdpBatchHandle): void;
@@ -24,6 +24,7 @@ export interface UdpBatchAddon {
   closeFd(fd: number): void;
   readonly BATCH: number;
   readonly SLOT_BYTES: number;
+  readonly SEND_SLOT_BYTES: number;
   readonly RECORD_BYTES: number;
 }
 
