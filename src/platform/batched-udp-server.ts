@@ -37,7 +37,9 @@ export function closeFds(fds: readonly number[], addon: UdpBatchAddon): void {
  * exactly what `runSharedUdpServer` gives it (bytes, a TransportAddress, the socket key); only the I/O differs.
  * It opens the protocol's sockets, with SO_REUSEPORT when `reusePort` (cluster workers: each has its own sockets
  * and the kernel spreads flows over them). Datagrams longer than the addon's slot (2048 bytes) reach the protocol empty,
- * so it drops them. Nothing a datagram holds can throw out of here.
+ * so it drops them. The bytes handed to the protocol are a view of the receive area, valid only during the call (the
+ * next batch overwrites them), and its answers are copied at once: a protocol that keeps either must copy them
+ * (the STUN server keeps neither). Nothing a datagram holds can throw out of here.
  */
 export function runBatchedUdpServer<K>(
   protocol: DatagramServerProtocol<K>,
