@@ -94,7 +94,7 @@ function buildParser(argv: readonly string[], context: CommandContext): Argv {
               .option('port', { requiresArg: true, default: 3478, coerce: port('port'), describe: 'primary port' })
               .option('alt-port', { requiresArg: true, default: 3479, coerce: port('alt-port'), describe: 'alternate port' })
               .option('software', { type: 'string', default: `natscope ${version}`, describe: 'SOFTWARE attribute' })
-              .option('workers', { requiresArg: true, coerce: numberFlag('workers', { what: 'a whole number from 1 to 256', integer: true, min: 1, max: 256 }), describe: 'worker processes sharing the sockets (default: the number of cores)' })
+              .option('workers', { requiresArg: true, coerce: numberFlag('workers', { what: 'a whole number from 1 to 256', integer: true, min: 1, max: 256 }), describe: 'worker processes serving the same ports (default: the number of cores)' })
               .option('metrics', { type: 'string', describe: 'ADDRESS:PORT: serve Prometheus metrics at http://ADDRESS:PORT/metrics' })
               .option('io', { choices: ['auto', 'batched', 'dgram'] as const, default: 'auto' as const, describe: 'socket I/O: batched (Linux recvmmsg/sendmmsg, the built addon), dgram (node:dgram), auto (batched when built)' }),
               { rateLimit: '200,1000', maxSources: 65_536 },
