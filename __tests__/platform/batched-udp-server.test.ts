@@ -156,6 +156,18 @@ describe('runBatchedUdpServer (batched I/O glue)', () => {
     ]);
   });
 
+  it('finds the answering socket by value when a protocol hands back a fresh key object', () => {
+    const { addon, deliver, sent } = fakeAddon();
+    const keys = [{ name: 'a' }, { name: 'b' }];
+    const protocol: DatagramServerProtocol<{ name: string }> = {
+      sockets: () => keys.map((key, i) => ({ key, local: transportAddress('192.0.2.1', 7 + i) })),
+      handleDatagram: (_now, bytes, from) => ({ type: 'send', via: { name: 'b' }, to: from, bytes: bytes.slice() }),
+    };
+    runBatchedUdpServer(protocol, new FakeClock(), addon);
+    deliver(10, [{ from: transportAddress('198.51.100.7', 1000), bytes: Uint8Array.of(1) }]);
+    expect(sent.map((s) => s.fd)).toEqual([11]);
+  });
+
   it('stops every socket it polls on close', async () => {
     const { addon, stopped } = fakeAddon();
     const server = runBatchedUdpServer(new StunServerProtocol(config), new FakeClock(), addon);

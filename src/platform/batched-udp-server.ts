@@ -3,7 +3,7 @@ import { SocketError } from '../errors.js';
 import type { Clock } from '../probe/ports.js';
 import type { SharedUdpServer } from './shared-udp-server.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
-import type { DatagramServerProtocol } from './udp-server.js';
+import { socketKeyIndex, type DatagramServerProtocol } from './udp-server.js';
 
 /** Receive buffer asked of the kernel per socket: room for bursts while JS runs a batch. */
 const RECEIVE_BUFFER_BYTES = 4 << 20;
@@ -64,14 +64,7 @@ export function runBatchedUdpServer<K>(
     const records = new ArrayBuffer(BATCH * RECORD_BYTES);
     return { fd, data: new Uint8Array(BATCH * SEND_SLOT_BYTES), words: new Int32Array(records), bytes: new Uint8Array(records), count: 0 };
   });
-  const indexOfKey = new Map<K, number>(entries.map((entry, i) => [entry.key, i]));
-  const keyIndex = (key: K): number | undefined => {
-    const direct = indexOfKey.get(key);
-    if (direct !== undefined) return direct;
-    const text = JSON.stringify(key);
-    const found = entries.findIndex((entry) => JSON.stringify(entry.key) === text);
-    return found < 0 ? undefined : found;
-  };
+  const keyIndex = socketKeyIndex(entries.map((entry) => entry.key));
   const flush = (out: (typeof outs)[number]): void => {
     if (out.count > 0) addon.send(out.fd, out.data, out.bytes, out.count);
     out.count = 0;

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { TransportAddress } from '../codec/transport-address.js';
 import { SocketError } from '../errors.js';
 import type { Clock } from '../probe/ports.js';
-import type { DatagramServerProtocol } from './udp-server.js';
+import { socketKeyIndex, type DatagramServerProtocol } from './udp-server.js';
 
 /** A server whose sockets may be shared by cluster workers. */
 export interface SharedUdpServer {
@@ -22,14 +22,12 @@ export async function runSharedUdpServer<K>(
   onError: (error: Error) => void = () => {},
 ): Promise<SharedUdpServer> {
   const entries = protocol.sockets();
-  const byKey = new Map<K, Socket>();
+  const indexOf = socketKeyIndex(entries.map((entry) => entry.key));
+  // In the order of `entries`, so an index from `indexOf` names the socket.
   const sockets: Socket[] = [];
   const keyOf = (key: K): Socket | undefined => {
-    const direct = byKey.get(key);
-    if (direct !== undefined) return direct;
-    const text = JSON.stringify(key);
-    for (const [k, s] of byKey) if (JSON.stringify(k) === text) return s;
-    return undefined;
+    const index = indexOf(key);
+    return index === undefined ? undefined : sockets[index];
   };
   try {
     for (const { key, local } of entries) {
@@ -47,7 +45,6 @@ export async function runSharedUdpServer<K>(
       });
       // After bind, errors (ICMP port unreachable on Linux, for one) are lost packets, not crashes.
       socket.on('error', () => {});
-      byKey.set(key, socket);
       sockets.push(socket);
       socket.on('message', (message: Buffer, remote: RemoteInfo) => {
         try {

@@ -13,6 +13,19 @@ export interface DatagramServerProtocol<K> {
   handleTimeout?(nowMs: number): readonly DatagramAction<K>[];
 }
 
+/**
+ * Finds which of a protocol's sockets an action names: by identity first (protocols hand back their own key
+ * objects, so this is the hot path), by value only as a fallback. Returns the socket's index in `keys`.
+ */
+export function socketKeyIndex<K>(keys: readonly K[]): (key: K) => number | undefined {
+  const byIdentity = new Map<K, number>(keys.map((key, i) => [key, i]));
+  const texts = keys.map((key) => JSON.stringify(key));
+  return (key) => {
+    const found = byIdentity.get(key) ?? texts.indexOf(JSON.stringify(key));
+    return found < 0 ? undefined : found;
+  };
+}
+
 /** A running server. */
 export interface RunningServer {
   readonly addresses: readonly TransportAddress[];
@@ -31,6 +44,9 @@ export async function runDatagramServer<K>(
   onError: (error: Error) => void = () => {},
   network: UdpNetwork = nodeUdpNetwork,
 ): Promise<RunningServer> {
+  const entries = protocol.sockets();
+  const indexOf = socketKeyIndex(entries.map((entry) => entry.key));
+  // In the order of `entries`, so an index from `indexOf` names the bound socket.
   const bound: Array<{ key: K; socket: UdpSocket }> = [];
   const counters = new Map<string, number>();
   const count = (what: string): void => {
@@ -45,8 +61,8 @@ export async function runDatagramServer<K>(
         count(action.reason);
         continue;
       }
-      // Protocols hand back their own key objects: find by identity first, by value only as a fallback.
-      const via = bound.find((b) => b.key === action.via) ?? bound.find((b) => JSON.stringify(b.key) === JSON.stringify(action.via));
+      const index = indexOf(action.via);
+      const via = index === undefined ? undefined : bound[index];
       if (via === undefined) continue;
       count('send');
       via.socket.send(action.bytes, action.to);
@@ -68,7 +84,7 @@ export async function runDatagramServer<K>(
   };
 
   try {
-    for (const { key, local } of protocol.sockets()) {
+    for (const { key, local } of entries) {
       const socket = await network.bind(local.family, local.address, local.port);
       bound.push({ key, socket });
       socket.onDatagram((bytes, from) => {
