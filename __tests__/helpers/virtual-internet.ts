@@ -9,8 +9,9 @@ export interface InternetNatConfig {
   readonly insideIps: readonly string[];
   readonly mapping: Behaviour;
   readonly filtering: Behaviour;
-  /** "sequential" steps by `stride` (default 1); "random" picks from 1024-65535. */
+  /** "sequential" steps by `stride` (default 1); "random" picks from `randomPorts` (default 1024-65535). */
   readonly portAllocation: 'preserve' | 'sequential' | 'random';
+  readonly randomPorts?: { readonly low: number; readonly high: number };
   readonly stride?: number;
   readonly firstPort?: number;
   /** Probability that a packet crossing this NAT (either way) is dropped. */
@@ -134,8 +135,11 @@ export class VirtualInternet {
       const used = new Set(nat.mappings.map((m) => m.externalPort));
       let port: number;
       if (c.portAllocation === 'preserve' && !used.has(from.port)) port = from.port;
-      else if (c.portAllocation === 'random') do port = 1024 + Math.floor(this.random() * 64512); while (used.has(port));
-      else {
+      else if (c.portAllocation === 'random') {
+        const { low, high } = c.randomPorts ?? { low: 1024, high: 65535 };
+        do port = low + Math.floor(this.random() * (high - low + 1));
+        while (used.has(port));
+      } else {
         do {
           port = nat.nextPort;
           nat.nextPort += c.stride ?? 1;

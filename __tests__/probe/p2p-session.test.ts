@@ -5,6 +5,7 @@ import { decodeStunMessage, looksLikeStun, verifyMessageIntegrity } from '../../
 import { createTransactionId, encodeBindingRequest, encodeBindingSuccessResponse } from '../../src/codec/encode.js';
 import { transportAddress, type TransportAddress } from '../../src/codec/transport-address.js';
 import { runDatagramServer } from '../../src/platform/udp-server.js';
+import { DEFAULT_RANDOM_PORT_RANGE } from '../../src/diagnose/birthday.js';
 import { runP2pSession, type P2pSessionResult } from '../../src/probe/p2p-session.js';
 import { RendezvousClient } from '../../src/probe/rendezvous-client.js';
 import { decodeP2pInfo, deriveCheckKey, encodeP2pInfo, roomIdOf, type P2pClassification } from '../../src/protocol/p2p-info.js';
@@ -36,13 +37,24 @@ interface Pair {
   readonly internet: VirtualInternet;
 }
 
-async function punchPair(kindA: Kind, kindB: Kind, options: { loss?: number; birthday?: boolean; seed?: number } = {}): Promise<Pair> {
+interface PairOptions {
+  readonly loss?: number;
+  readonly birthday?: boolean;
+  readonly seed?: number;
+  readonly birthdaySettings?: { readonly budget: number; readonly sockets: number; readonly probesPerSecond: number };
+  /** Ports side B's NAT picks from when it allocates at random. */
+  readonly randomPortsB?: { readonly low: number; readonly high: number };
+  /** Side A's random numbers (its birthday spray picks ports with them). */
+  readonly randomA?: () => number;
+}
+
+async function punchPair(kindA: Kind, kindB: Kind, options: PairOptions = {}): Promise<Pair> {
   const clock = new FakeClock();
   const internet = new VirtualInternet(clock, 10, options.seed ?? 7)
     .addNat({ ...NAT_OF[kindA], publicIp: '203.0.113.10', insideIps: ['10.0.0.2'], loss: options.loss ?? 0, firstPort: 30000 })
-    .addNat({ ...NAT_OF[kindB], publicIp: '198.51.100.20', insideIps: ['10.1.0.2'], loss: options.loss ?? 0, firstPort: 31000 });
+    .addNat({ ...NAT_OF[kindB], publicIp: '198.51.100.20', insideIps: ['10.1.0.2'], loss: options.loss ?? 0, firstPort: 31000, randomPorts: options.randomPortsB });
   const server = await runDatagramServer(new RendezvousServerProtocol({ address: SERVER_IP, port: 3480 }), clock, undefined, internet.host(SERVER_IP));
-  const side = async (ip: string, kind: Kind, delayMs: number): Promise<P2pSessionResult> => {
+  const side = async (ip: string, kind: Kind, delayMs: number, random?: () => number): Promise<P2pSessionResult> => {
     const network = internet.host(ip);
     const socket = await network.bind('IPv4');
     await new Promise<void>((resolve) => clock.setTimer(delayMs, resolve));
@@ -55,11 +67,12 @@ async function punchPair(kindA: Kind, kindB: Kind, options: { loss?: number; bir
       hostCandidates: [transportAddress(ip, socket.local.port)],
       classification: CLASSIFICATION_OF[kind],
       waitMs: 20_000,
-      birthday: { enabled: options.birthday ?? true, budget: 1500, sockets: 256, probesPerSecond: 100 },
+      ...(random === undefined ? {} : { random }),
+      birthday: { enabled: options.birthday ?? true, ...(options.birthdaySettings ?? { budget: 1500, sockets: 256, probesPerSecond: 100 }) },
     });
   };
   try {
-    const [a, b] = await clock.run(Promise.all([side('10.0.0.2', kindA, 0), side('10.1.0.2', kindB, 1234)]));
+    const [a, b] = await clock.run(Promise.all([side('10.0.0.2', kindA, 0, options.randomA), side('10.1.0.2', kindB, 1234)]));
     return { a, b, internet };
   } finally {
     await server.close();
@@ -112,6 +125,30 @@ describe('runP2pSession over two simulated NATs', () => {
     expect(b.pair?.local.kind).toBe('birthday');
     // The spray stops at the first crossing, well inside its budget and paced at 100 probes/s.
     expect(a.probesSent).toBeLessThan(1500 + 300);
+  });
+
+  it('says "birthday" on both sides when the spray finds the mapping of the hard side\'s main socket', async () => {
+    // One socket on the hard side: its main socket's mapping toward the easy side is the only one the spray can
+    // find. The hard NAT picks its ports from 40000-40255 and the easy side's spray walks exactly those, so the
+    // spray finds it for sure. The main socket also sends the plain rounds, so without care its side would call
+    // this path "simultaneous-open" while the peer says "birthday" (as a CI run of the lab matrix once did).
+    const ports = { low: 40000, high: 40255 };
+    let next = ports.low;
+    const walkPorts = (): number => {
+      const port = next;
+      next = next === ports.high ? ports.low : next + 1;
+      return (port - DEFAULT_RANDOM_PORT_RANGE.low + 0.5) / (DEFAULT_RANDOM_PORT_RANGE.high - DEFAULT_RANDOM_PORT_RANGE.low + 1);
+    };
+    const { a, b } = await punchPair('port-restricted-cone', 'symmetric-random', {
+      birthdaySettings: { budget: 256, sockets: 1, probesPerSecond: 100 },
+      randomPortsB: ports,
+      randomA: walkPorts,
+    });
+    expect(a).toMatchObject({ direct: true, predicted: 'birthday', technique: 'birthday' });
+    expect(b).toMatchObject({ direct: true, predicted: 'birthday', technique: 'birthday' });
+    expect(a.pair?.remote.kind).toBe('birthday');
+    expect(b.pair?.local).toEqual({ address: a.pair?.remote.address, kind: 'birthday' });
+    expect(b.pair?.local.address).not.toEqual(b.selfMapped);
   });
 
   it('does not spray when birthday is disabled, and says a relay is needed (the prediction holds)', async () => {

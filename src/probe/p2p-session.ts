@@ -259,6 +259,8 @@ export async function runP2pSession(options: P2pSessionOptions): Promise<P2pSess
     options.onProgress?.('direct path confirmed; measuring it');
     const path = await measurePath(clock, checks, pair, options.measureChecks ?? 20);
     await sleep(clock, options.lingerMs ?? 1500);
+    // The main socket is one of the birthday set too (the bursts go out from it as well): when the peer's random
+    // probe finds its new mapping, that mapping was found by the spray, and both sides must say "birthday".
     const localKind: CandidateKind =
       pair.socket !== socket
         ? 'birthday'
@@ -268,7 +270,9 @@ export async function runP2pSession(options: P2pSessionOptions): Promise<P2pSess
             ? 'server-reflexive'
             : peerChecksOurPredicted && sameIp(pair.localMapped.address, meeting.observed.address) && ownPredicted.includes(pair.localMapped.port) && selfNat.portAllocation.pattern === 'sequential'
               ? 'predicted'
-              : 'peer-reflexive';
+              : role.birthday === 'open-sockets'
+                ? 'birthday'
+                : 'peer-reflexive';
     const kinds = [localKind, pair.remoteKind];
     const technique = kinds.includes('birthday') ? 'birthday' : kinds.includes('predicted') ? 'port-prediction' : 'simultaneous-open';
     pair.socket.onDatagram(() => {});
