@@ -152,9 +152,20 @@ async function runCell(
       ['netns', 'exec', LAB.public, process.execPath, CLI, 'serve', 'rendezvous', '--address', servers[0], '--alt-address', servers[1]],
       /listening on/,
     );
-    const room = `matrix-${preset}-${peerPreset}-${process.pid}-${Date.now()}`;
-    const [run1, run2] = await Promise.all([p2pIn(LAB.client[0], room, flags, servers[0]), p2pIn(LAB.client[1], room, flags, servers[0])]);
-    const reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
+    const punch = async (attempt: number): Promise<readonly [Finished, Finished]> => {
+      const room = `matrix-${preset}-${peerPreset}-${process.pid}-${Date.now()}-${attempt}`;
+      return Promise.all([p2pIn(LAB.client[0], room, flags, servers[0]), p2pIn(LAB.client[1], room, flags, servers[0])]);
+    };
+    let [run1, run2] = await punch(1);
+    let reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
+    // The birthday spray succeeds with the chance it states first (99.7% at the default budget of 1,500 probes;
+    // 280 of 280 runs in bench:p2p), not always. A miss at the budget is that stated chance, not a wrong answer:
+    // such a cell runs once more and must then succeed (two misses in a row: about 1 in 150,000).
+    if (expected.predicted === 'birthday' && reports.every((r) => r.direct === false && /no probe crossed within the budget/.test(r.reason ?? ''))) {
+      process.stderr.write(`p2p matrix: ${name}: the birthday spray missed at its budget (${reports[0]!.reason}); running the cell once more\n`);
+      [run1, run2] = await punch(2);
+      reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
+    }
     for (const [side, report, run] of [['client1', reports[0]!, run1], ['client2', reports[1]!, run2]] as const) {
       // Keyed by side so a failure names the side; the whole report is added to the failure below.
       const seen = { side, exit: run.code, ...report };
