@@ -96,7 +96,8 @@ async function p2pRun(room, flags = []) {
   return {
     direct,
     ms: direct ? Math.max(...reports.map((r) => r.timeToDirectMs ?? Number.NaN)) : null,
-    technique: direct ? reports[0].technique : null,
+    // Both sides must name the same technique; a run where they differ is shown as "a/b", never hidden.
+    technique: direct ? (reports[0].technique === reports[1].technique ? reports[0].technique : `${reports[0].technique}/${reports[1].technique}`) : null,
     predicted: reports[0].predicted,
     held: reports.every((r) => r.predictionHeld === true),
     probes: reports.reduce((sum, r) => sum + (r.probesSent ?? 0), 0),
