@@ -159,7 +159,7 @@ async function runCell(
     let [run1, run2] = await punch(1);
     let reports = [parse(`client1 (${preset})`, run1), parse(`client2 (${peerPreset})`, run2)];
     // The birthday spray succeeds with the chance it states first (99.7% at the default budget of 1,500 probes;
-    // 280 of 280 runs in bench:p2p), not always. A miss at the budget is that stated chance, not a wrong answer:
+    // 359 of 360 runs in bench:p2p), not always. A miss at the budget is that stated chance, not a wrong answer:
     // such a cell runs once more and must then succeed (two misses in a row: about 1 in 150,000).
     if (expected.predicted === 'birthday' && reports.every((r) => r.direct === false && /no probe crossed within the budget/.test(r.reason ?? ''))) {
       process.stderr.write(`p2p matrix: ${name}: the birthday spray missed at its budget (${reports[0]!.reason}); running the cell once more\n`);
