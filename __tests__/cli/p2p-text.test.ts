@@ -32,6 +32,8 @@ describe('renderP2pText', () => {
     expect(text).toMatch(/203\.0\.113\.10:20256 \(predicted\)/);
     expect(text).toMatch(/sequential/);
     expect(text).toMatch(/step 256/);
+    // The table gives the time as the verdict does: whole milliseconds (the JSON keeps 41.5).
+    expect(text).toMatch(/Time to direct\s+│ 42 ms\s+│/);
   });
 
   it('gives the cause of a failure in words, and says inconclusive when the peer never came', () => {

@@ -49,7 +49,8 @@ export function renderP2pText(report: P2pReport, width = 80): string {
     row("Peer's end", `${report.pair.remote.address} (${report.pair.remote.kind})`);
   }
   if (report.technique !== null) row('Technique', report.technique);
-  if (report.timeToDirectMs !== null) row('Time to direct', `${report.timeToDirectMs} ms`);
+  // Whole milliseconds, as in the verdict (the JSON keeps the measured fraction).
+  if (report.timeToDirectMs !== null) row('Time to direct', `${Math.round(report.timeToDirectMs)} ms`);
   if (report.path !== null) row('Path', `${report.path.rttMs === null ? 'no RTT' : `RTT ${report.path.rttMs} ms`}, ${report.path.lossPercent}% lost`);
   const held = report.predictionHeld === null ? '' : report.predictionHeld ? ' (held)' : ' (did NOT hold)';
   row('Predicted', `${PREDICTION_WORDS[report.predicted] ?? report.predicted}${held}`);
