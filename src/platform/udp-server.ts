@@ -47,7 +47,7 @@ export async function runDatagramServer<K>(
   const entries = protocol.sockets();
   const indexOf = socketKeyIndex(entries.map((entry) => entry.key));
   // In the order of `entries`, so an index from `indexOf` names the bound socket.
-  const bound: Array<{ key: K; socket: UdpSocket }> = [];
+  const bound: UdpSocket[] = [];
   const counters = new Map<string, number>();
   const count = (what: string): void => {
     counters.set(what, (counters.get(what) ?? 0) + 1);
@@ -65,7 +65,7 @@ export async function runDatagramServer<K>(
       const via = index === undefined ? undefined : bound[index];
       if (via === undefined) continue;
       count('send');
-      via.socket.send(action.bytes, action.to);
+      via.send(action.bytes, action.to);
     }
   };
   const schedule = (): void => {
@@ -86,7 +86,7 @@ export async function runDatagramServer<K>(
   try {
     for (const { key, local } of entries) {
       const socket = await network.bind(local.family, local.address, local.port);
-      bound.push({ key, socket });
+      bound.push(socket);
       socket.onDatagram((bytes, from) => {
         try {
           carryOut(protocol.handleDatagram(clock.nowMs(), bytes, from, key));
@@ -98,16 +98,16 @@ export async function runDatagramServer<K>(
       });
     }
   } catch (error) {
-    for (const b of bound) b.socket.close();
+    for (const socket of bound) socket.close();
     throw error;
   }
   return {
-    addresses: bound.map((b) => b.socket.local),
+    addresses: bound.map((socket) => socket.local),
     counters,
     close: async () => {
       closed = true;
       cancelTimer();
-      for (const b of bound) b.socket.close();
+      for (const socket of bound) socket.close();
     },
   };
 }
