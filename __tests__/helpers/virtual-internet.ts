@@ -1,5 +1,6 @@
 import { transportAddress, type TransportAddress } from '../../src/codec/transport-address.js';
 import type { Clock, UdpNetwork, UdpSocket } from '../../src/probe/ports.js';
+import { seededRandom } from './seeded-random.js';
 
 type Behaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent';
 
@@ -46,12 +47,16 @@ export class VirtualInternet {
   readonly drops = new Map<string, number>();
   /** Every datagram delivered, by destination "ip|port" (after translation). */
   delivered = 0;
+  /** Loss and random port draws (seeded: a run replays exactly). */
+  private readonly random: () => number;
 
   constructor(
     private readonly clock: Clock,
     private readonly latencyMs = 10,
-    private seed = 7,
-  ) {}
+    seed = 7,
+  ) {
+    this.random = seededRandom(seed);
+  }
 
   addNat(config: InternetNatConfig): this {
     this.nats.push({ config, mappings: [], nextPort: config.firstPort ?? 20000 });
@@ -92,11 +97,6 @@ export class VirtualInternet {
         this.sockets.delete(id);
       },
     };
-  }
-
-  private random(): number {
-    this.seed = (this.seed * 1103515245 + 12345) & 0x7fffffff;
-    return this.seed / 0x7fffffff;
   }
 
   private drop(reason: string): void {

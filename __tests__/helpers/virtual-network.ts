@@ -1,5 +1,6 @@
 import { transportAddress, type TransportAddress } from '../../src/codec/transport-address.js';
 import type { Clock, UdpNetwork, UdpSocket } from '../../src/probe/ports.js';
+import { seededRandom } from './seeded-random.js';
 
 type Behaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent';
 
@@ -41,13 +42,17 @@ export class VirtualNetwork {
   readonly drops = new Map<string, number>();
   /** Peak number of live mappings at once. */
   peakMappings = 0;
+  /** Loss and random port draws (seeded: a run replays exactly). */
+  private readonly random: () => number;
 
   constructor(
     private readonly clock: Clock,
     private readonly nat?: SimulatedNatConfig,
     private readonly latencyMs = 1,
-    private seed = 42,
-  ) {}
+    seed = 42,
+  ) {
+    this.random = seededRandom(seed);
+  }
 
   /** The UdpNetwork as seen from the host with IP `ip`. */
   host(ip: string): UdpNetwork {
@@ -81,11 +86,6 @@ export class VirtualNetwork {
 
   private drop(reason: string): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
-  }
-
-  private random(): number {
-    this.seed = (this.seed * 1103515245 + 12345) & 0x7fffffff;
-    return this.seed / 0x7fffffff;
   }
 
   private route(bytes: Uint8Array, from: TransportAddress, to: TransportAddress): void {

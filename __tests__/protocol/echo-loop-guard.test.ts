@@ -5,6 +5,7 @@ import { EchoLoopGuard, isLoopProneSourcePort } from '../../src/protocol/echo-lo
 import { EchoServerProtocol } from '../../src/protocol/echo-server.js';
 import type { ServerSocketKey } from '../../src/protocol/stun-server.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const MAIN: ServerSocketKey = { address: 'primary', port: 'primary' };
 const TEN_MINUTES_MS = 10 * 60_000;
@@ -26,11 +27,8 @@ const chargen: Party = (nowMs) => [new TextEncoder().encode(`chargen ${nowMs} !"
 function runForgedDatagram(parties: Map<string, Party>, victim: TransportAddress, spoofed: TransportAddress, forged: Uint8Array, durationMs = TEN_MINUTES_MS) {
   const clock = new FakeClock();
   const sent = new Map<string, number>();
-  let seed = 3;
-  const delayMs = (): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return 5 + (seed % 36);
-  };
+  const random = seededRandom(3);
+  const delayMs = (): number => 5 + Math.floor(random() * 36);
   const deliver = (to: TransportAddress, from: TransportAddress, bytes: Uint8Array): void => {
     const party = parties.get(`${to.address}:${to.port}`);
     if (party === undefined) return;

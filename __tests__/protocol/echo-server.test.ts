@@ -3,6 +3,7 @@ import { transportAddress } from '../../src/codec/transport-address.js';
 import { decodeEchoMessage, encodeEchoMessage, ECHO_MESSAGE_BYTES } from '../../src/protocol/echo-messages.js';
 import { EchoServerProtocol } from '../../src/protocol/echo-server.js';
 import type { ServerSocketKey } from '../../src/protocol/stun-server.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const MAIN: ServerSocketKey = { address: 'primary', port: 'primary' };
 const probeSocket = transportAddress('198.51.100.7', 40000);
@@ -94,11 +95,10 @@ describe('EchoServerProtocol', () => {
     bad[4] = 99;
     expect(echo.handleDatagram(0, bad, probeSocket, MAIN)).toEqual([{ type: 'ignore', reason: 'malformed' }]);
     expect(echo.handleDatagram(0, new Uint8Array(0), probeSocket, MAIN)).toEqual([{ type: 'ignore', reason: 'empty' }]);
-    let seed = 7;
+    const random = seededRandom(7);
     for (let i = 0; i < 5000; i += 1) {
       const bytes = encodeEchoMessage({ type: 'probe-request', token, cookie: token, via: 'same', delayMs: 0, nonce });
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      bytes[4 + (seed % 60)] = seed & 0xff;
+      bytes[4 + Math.floor(random() * 60)] = Math.floor(random() * 256);
       expect(() => echo.handleDatagram(i, bytes, probeSocket, MAIN)).not.toThrow();
     }
   });

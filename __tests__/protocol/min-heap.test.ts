@@ -1,15 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { MinHeap } from '../../src/protocol/min-heap.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 describe('MinHeap', () => {
   it('gives items back in order, ties in the order they were pushed, whatever the order of pushes and pops', () => {
     const heap = new MinHeap<{ atMs: number; seq: number }>((a, b) => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq));
     const model: Array<{ atMs: number; seq: number }> = [];
-    let seed = 11;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x7fffffff;
-    };
+    const random = seededRandom(11);
     const popped: Array<{ atMs: number; seq: number }> = [];
     const expected: Array<{ atMs: number; seq: number }> = [];
     for (let i = 0; i < 5000; i += 1) {

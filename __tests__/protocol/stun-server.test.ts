@@ -5,6 +5,7 @@ import { createTransactionId, encodeBindingRequest, encodeBindingSuccessResponse
 import { transportAddress } from '../../src/codec/transport-address.js';
 import { StunServerProtocol, type ServerAction, type ServerSocketKey } from '../../src/protocol/stun-server.js';
 import { bytesOf, rfc5769, withRawAttribute } from '../helpers/fixtures.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const PP: ServerSocketKey = { address: 'primary', port: 'primary' };
 const client = transportAddress('198.51.100.7', 40000);
@@ -132,11 +133,8 @@ describe('StunServerProtocol (RFC 5780 §6.1)', () => {
   it('survives 20 000 random and mutated datagrams without throwing', () => {
     const server = new StunServerProtocol({ primaryAddress: '192.0.2.1', primaryPort: 3478, alternateAddress: '192.0.2.2', alternatePort: 3479, rateLimit: { packetsPerSecond: 1e9, burst: 1e9 } });
     const seed = encodeBindingRequest({ transactionId: createTransactionId(), changeRequest: { changeIp: true, changePort: false } });
-    let state = 12345;
-    const random = (): number => {
-      state = (state * 1103515245 + 12345) & 0x7fffffff;
-      return state;
-    };
+    const uniform = seededRandom(12345);
+    const random = (): number => Math.floor(uniform() * 0x80000000);
     let sends = 0;
     for (let i = 0; i < 20_000; i += 1) {
       const bytes = Uint8Array.from(seed);
