@@ -11,6 +11,7 @@ import { RendezvousClient } from '../../src/probe/rendezvous-client.js';
 import { decodeP2pInfo, deriveCheckKey, encodeP2pInfo, roomIdOf, type P2pClassification } from '../../src/protocol/p2p-info.js';
 import { RendezvousServerProtocol } from '../../src/protocol/rendezvous-server.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { VirtualInternet, type InternetNatConfig } from '../helpers/virtual-internet.js';
 
 const SERVER_IP = '192.0.2.1';
@@ -44,17 +45,21 @@ interface PairOptions {
   readonly birthdaySettings?: { readonly budget: number; readonly sockets: number; readonly probesPerSecond: number };
   /** Ports side B's NAT picks from when it allocates at random. */
   readonly randomPortsB?: { readonly low: number; readonly high: number };
-  /** Side A's random numbers (its birthday spray picks ports with them). */
+  /** Side A's random numbers (its birthday spray picks ports with them); seeded from `seed` when absent. */
   readonly randomA?: () => number;
 }
 
 async function punchPair(kindA: Kind, kindB: Kind, options: PairOptions = {}): Promise<Pair> {
   const clock = new FakeClock();
-  const internet = new VirtualInternet(clock, 10, options.seed ?? 7)
+  const seed = options.seed ?? 7;
+  const internet = new VirtualInternet(clock, 10, seed)
     .addNat({ ...NAT_OF[kindA], publicIp: '203.0.113.10', insideIps: ['10.0.0.2'], loss: options.loss ?? 0, firstPort: 30000 })
     .addNat({ ...NAT_OF[kindB], publicIp: '198.51.100.20', insideIps: ['10.1.0.2'], loss: options.loss ?? 0, firstPort: 31000, randomPorts: options.randomPortsB });
   const server = await runDatagramServer(new RendezvousServerProtocol({ address: SERVER_IP, port: 3480 }), clock, undefined, internet.host(SERVER_IP));
-  const side = async (ip: string, kind: Kind, delayMs: number, random?: () => number): Promise<P2pSessionResult> => {
+  // Each side's randomness is seeded too (never Math.random): the spray's port picks decide whether a birthday
+  // pair meets within its budget, so an unseeded test would miss now and then, as the spray honestly can. Never
+  // the internet's own seed: the spray would then replay the hard NAT's port choices and find them at once.
+  const side = async (ip: string, kind: Kind, delayMs: number, random: () => number): Promise<P2pSessionResult> => {
     const network = internet.host(ip);
     const socket = await network.bind('IPv4');
     await new Promise<void>((resolve) => clock.setTimer(delayMs, resolve));
@@ -67,12 +72,12 @@ async function punchPair(kindA: Kind, kindB: Kind, options: PairOptions = {}): P
       hostCandidates: [transportAddress(ip, socket.local.port)],
       classification: CLASSIFICATION_OF[kind],
       waitMs: 20_000,
-      ...(random === undefined ? {} : { random }),
+      random,
       birthday: { enabled: options.birthday ?? true, ...(options.birthdaySettings ?? { budget: 1500, sockets: 256, probesPerSecond: 100 }) },
     });
   };
   try {
-    const [a, b] = await clock.run(Promise.all([side('10.0.0.2', kindA, 0, options.randomA), side('10.1.0.2', kindB, 1234)]));
+    const [a, b] = await clock.run(Promise.all([side('10.0.0.2', kindA, 0, options.randomA ?? seededRandom(seed + 1)), side('10.1.0.2', kindB, 1234, seededRandom(seed + 2))]));
     return { a, b, internet };
   } finally {
     await server.close();
