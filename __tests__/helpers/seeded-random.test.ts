@@ -8,7 +8,7 @@ describe('seededRandom', () => {
     expect(take(9)).not.toEqual(take(10));
   });
 
-  it('never falls into a short cycle: 65 536 port draws cover about 1 − 1/e of the range, from any seed', () => {
+  it('never falls into a short cycle: 65 536 port draws cover about 1 − 1/e of the range, from every seed tried', () => {
     // The tests' simulated NATs used `seed = (seed * 1103515245 + 12345) & 0x7fffffff` in doubles, which loses the
     // low bits of a 62-bit product: from seed 9 it cycled through 220 values, so a NAT asked for a 257th random
     // port looped for ever. Uniform draws cover 63.2% of the range; a cycle would cover a few hundred ports.
